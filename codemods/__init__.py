@@ -1,0 +1,7 @@
+"""The built-in codemods, listed explicitly in the order goescape runs and lists them."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+BUILTIN: tuple[ModuleType, ...] = ()

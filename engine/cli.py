@@ -1,0 +1,176 @@
+"""The command line: a thin boundary over the runner that prints, writes and exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from goescape.engine import __version__, report
+from goescape.engine.codemod import Codemod, Options, load_codemods
+from goescape.engine.diffs import colour, unified_diffs
+from goescape.engine.errors import GoescapeError
+from goescape.engine.results import Verified
+from goescape.engine.runner import classify_session, final_contents, load, propose, verify
+from goescape.engine.toolchain import find_toolchain
+from goescape.engine.verify import LEVELS
+from goescape.engine.writing import write_all
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(fn: F) -> F:
+    fn = click.argument("patterns", nargs=-1)(fn)
+    fn = click.option("-C", "directory", type=click.Path(file_okay=False), default=".", help="Run as if in DIR.")(fn)
+    fn = click.option("--go", "go", envvar="GOESCAPE_GO", help="The go binary to use (or GOESCAPE_GO).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print a JSON report for machines.")(fn)
+    return fn
+
+
+def _select(names: Sequence[str]) -> list[Codemod]:
+    codemods = load_codemods()
+    if not names:
+        return [c for c in codemods if c.default_on]
+    known = {c.name: c for c in codemods}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise GoescapeError(f"unknown codemod {unknown[0]!r}", hint="`goescape list` shows them")
+    return [known[n] for n in names]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="goescape")
+def cli() -> None:
+    """Remove the heap allocations Go's escape analysis reports, each rewrite proven by the compiler."""
+
+
+@cli.command("scan")
+@_common
+@click.option("--include-generated", is_flag=True, help="Also report generated files, vendor/ and testdata/.")
+def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json: bool, include_generated: bool) -> None:
+    """Show what escapes to the heap, why, and which codemod can fix it.
+
+    Example:
+        goescape scan ./...
+        goescape scan --json -C examples ./... > escapes.json
+    """
+    tc = find_toolchain(go)
+    cwd = Path(directory).resolve()
+    session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
+    proposals = propose(session, _select(()), Options(), check_gofmt=False)
+    items = classify_session(session, proposals)
+    if as_json:
+        click.echo(json.dumps(report.scan_json(items, cwd, tc.version), indent=2))
+        return
+    report.scan_tables(Console(), items, cwd, tc.version)
+
+
+@cli.command("fix")
+@_common
+@click.option("--write", is_flag=True, help="Write the verified rewrites into the files.")
+@click.option("--check", is_flag=True, help="Exit 1 when verified rewrites exist.")
+@click.option("--codemod", "codemod_names", multiple=True, help="Run only this codemod (repeatable).")
+@click.option("--verify", "level", type=click.Choice(LEVELS), default="test", show_default=True, help="How far to verify.")
+@click.option("--size-limit", type=int, default=128, show_default=True, help="return-value: largest struct, in bytes.")
+@click.option("--allow-api-change", is_flag=True, help="Also change exported functions' signatures.")
+@click.option("--colour/--no-colour", "use_colour", default=None, help="Colour the diff (default: on a terminal).")
+def fix_cmd(
+    patterns: tuple[str, ...],
+    directory: str,
+    go: str | None,
+    as_json: bool,
+    write: bool,
+    check: bool,
+    codemod_names: tuple[str, ...],
+    level: str,
+    size_limit: int,
+    allow_api_change: bool,
+    use_colour: bool | None,
+) -> None:
+    """Print a unified diff of the verified rewrites; --write applies them.
+
+    Example:
+        goescape fix ./...
+        goescape fix ./... --codemod return-value --write
+        goescape fix -C examples ./... | git apply
+    """
+    tc = find_toolchain(go)
+    cwd = Path(directory).resolve()
+    codemods = _select(codemod_names)
+    err = Console(stderr=True)
+    session = load(tc, patterns or ("./...",), cwd)
+    options = Options(size_limit=size_limit, allow_api_change=allow_api_change)
+    proposals = propose(session, codemods, options)
+    with err.status("verifying", spinner="dots") as status:
+        results = verify(session, proposals, level, progress=lambda msg: status.update(msg))
+    changes = final_contents(session, results)
+    diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
+    if as_json:
+        payload = {
+            "go_version": tc.version,
+            "verify": level,
+            "results": [report.result_json(r, cwd) for r in results],
+            "diff": diff,
+            "written": bool(write and changes),
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        out = sys.stdout
+        tty = out.isatty()
+        if diff and not write:
+            out.write(colour(diff) if (use_colour if use_colour is not None else tty) else diff)
+            out.flush()
+        table_console = Console() if tty else err
+        report.fix_tables(table_console, results, cwd, tc.version, level)
+    if write and changes:
+        write_all(changes)
+        if not as_json:
+            err.print(f"wrote {len(changes)} file(s)")
+    verified = any(isinstance(r, Verified) for r in results)
+    if check and verified:
+        raise SystemExit(1)
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_cmd(as_json: bool) -> None:
+    """List the codemods with the first line of each one's docstring.
+
+    Example:
+        goescape list
+    """
+    codemods = load_codemods()
+    if as_json:
+        click.echo(json.dumps([{"name": c.name, "default": c.default_on, "summary": c.summary} for c in codemods], indent=2))
+        return
+    report.list_table(Console(), codemods)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run goescape; returns the exit status (0 fine, 1 changes found with --check, 2 errors)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="goescape", standalone_mode=False)
+    except GoescapeError as exc:
+        click.echo(f"goescape: {exc.line()}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("goescape: stopped; no file was changed", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("goescape: stopped; no file was changed", err=True)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

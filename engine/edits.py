@@ -1,0 +1,170 @@
+"""Applying edits: byte ranges, import fix-ups and gofmt, all in one place."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from goescape.engine.codemod import Edit, Proposal
+from goescape.engine.errors import EditConflict
+from goescape.engine.parsing import Node, SourceFile, parse_bytes, walk
+from goescape.engine.toolchain import Toolchain
+
+
+def apply_edits(data: bytes, edits: Sequence[Edit], path: Path | None = None) -> bytes:
+    """Apply non-overlapping edits to one file's bytes; overlapping edits are an EditConflict."""
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start < before.end or (after.start == before.start and before.start == before.end == after.end):
+            raise EditConflict(f"edits overlap at bytes {before.start}-{before.end} and {after.start}-{after.end}", path=path)
+    out = bytearray(data)
+    for edit in reversed(ordered):
+        out[edit.start : edit.end] = edit.new
+    return bytes(out)
+
+
+def overlaps(a: Proposal, b: Proposal) -> bool:
+    for x in a.edits:
+        for y in b.edits:
+            if x.path == y.path and x.start < y.end and y.start < x.end:
+                return True
+            if x.path == y.path and x.start == y.start:
+                return True
+    return False
+
+
+def _import_specs(src: SourceFile) -> list[tuple[Node, str, str]]:
+    """(spec node, import path, local name or "") for every import in the file."""
+    specs = []
+    for node in walk(src.root):
+        if node.type == "import_spec":
+            path_node = node.child_by_field_name("path")
+            name_node = node.child_by_field_name("name")
+            if path_node is not None:
+                specs.append((node, src.text(path_node).strip('"`'), src.text(name_node) if name_node else ""))
+    return specs
+
+
+def used_qualifiers(src: SourceFile) -> set[str]:
+    """Identifiers used as package qualifiers: `fmt` in `fmt.Println` or `io.Writer`."""
+    names: set[str] = set()
+    for node in walk(src.root):
+        if node.type == "selector_expression":
+            operand = node.child_by_field_name("operand")
+            if operand is not None and operand.type == "identifier":
+                names.add(src.text(operand))
+        elif node.type == "qualified_type":
+            pkg = node.child_by_field_name("package")
+            if pkg is not None:
+                names.add(src.text(pkg))
+    return names
+
+
+def local_name(src: SourceFile, import_path: str) -> str | None:
+    """The name a file refers to an import by, or None when it does not import it."""
+    for _, path, name in _import_specs(src):
+        if path == import_path:
+            return name or import_path.rsplit("/", 1)[-1]
+    return None
+
+
+def fix_imports(src: SourceFile, add: Iterable[str], maybe_drop: Iterable[str]) -> bytes:
+    """Add the imports asked for and drop those of `maybe_drop` that the file no longer uses."""
+    edits: list[Edit] = []
+    specs = _import_specs(src)
+    present = {path for _, path, _ in specs}
+    used = used_qualifiers(src)
+    for node, path, name in specs:
+        if path in maybe_drop and not name and path.rsplit("/", 1)[-1] not in used:
+            edits.append(_delete_spec(src, node))
+    missing = sorted(set(add) - present)
+    if missing:
+        edits.append(_insert_imports(src, missing))
+    return apply_edits(src.data, edits, src.path) if edits else src.data
+
+
+def _delete_spec(src: SourceFile, spec: Node) -> Edit:
+    parent = spec.parent
+    if parent is not None and parent.type == "import_spec_list":
+        siblings = [c for c in parent.named_children if c.type == "import_spec"]
+        if len(siblings) == 1 and parent.parent is not None:
+            return _delete_lines(src, parent.parent)
+        return _delete_lines(src, spec)
+    decl = parent if parent is not None and parent.type == "import_declaration" else spec
+    return _delete_lines(src, decl)
+
+
+def _delete_lines(src: SourceFile, node: Node) -> Edit:
+    start = src.data.rfind(b"\n", 0, node.start_byte) + 1
+    end = src.data.find(b"\n", node.end_byte)
+    end = len(src.data) if end < 0 else end + 1
+    return Edit(src.path, start, end, b"")
+
+
+def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
+    lines = "".join(f'\t"{p}"\n' for p in paths)
+    decls = [n for n in src.root.named_children if n.type == "import_declaration"]
+    for decl in decls:
+        block = next((c for c in decl.named_children if c.type == "import_spec_list"), None)
+        if block is None:
+            continue
+        std = [s for s in block.named_children if s.type == "import_spec" and _is_std(src, s)]
+        # Into the standard-library group, so that gofmt sorts it among its peers.
+        anchor = std[-1] if std else None
+        if anchor is not None:
+            end = src.data.find(b"\n", anchor.end_byte) + 1
+            return Edit(src.path, end, end, lines.encode())
+        start = src.data.find(b"\n", block.start_byte) + 1
+        return Edit(src.path, start, start, lines.encode())
+    if decls:
+        decl = decls[0]
+        spec_text = src.data[decl.start_byte : decl.end_byte].decode().removeprefix("import").strip()
+        new = "import (\n" + f"\t{spec_text}\n" + lines + ")"
+        return Edit(src.path, decl.start_byte, decl.end_byte, new.encode())
+    pkg = next(n for n in src.root.named_children if n.type == "package_clause")
+    return Edit(src.path, pkg.end_byte, pkg.end_byte, ("\n\nimport (\n" + lines + ")").encode())
+
+
+def _is_std(src: SourceFile, spec: Node) -> bool:
+    path_node = spec.child_by_field_name("path")
+    if path_node is None:
+        return False
+    first = src.text(path_node).strip('"`').split("/", 1)[0]
+    return "." not in first
+
+
+def gofmt(tc: Toolchain, data: bytes) -> tuple[bytes, str]:
+    """gofmt's output and its error text (empty when it succeeded)."""
+    out = subprocess.run([str(tc.gofmt)], input=data, capture_output=True, check=False, env=tc.environ())
+    if out.returncode != 0:
+        return data, out.stderr.decode("utf-8", "replace").strip()
+    return out.stdout, ""
+
+
+def render_file(tc: Toolchain, src: SourceFile, proposals: Sequence[Proposal]) -> tuple[bytes, str]:
+    """The file's new bytes with every proposal's edits, imports fixed and gofmt applied.
+
+    Returns the bytes and an error text; the error is non-empty when the result does not parse
+    or gofmt rejects it (a bad transform), in which case the bytes must not be used.
+    """
+    edits = [e for p in proposals for e in p.edits if e.path == src.path]
+    try:
+        data = apply_edits(src.data, edits, src.path)
+    except EditConflict as exc:
+        return src.data, exc.line()
+    add = {imp for p in proposals for path, imp in p.add_imports if path == src.path}
+    drop = {imp for p in proposals for path, imp in p.drop_imports if path == src.path}
+    if add or drop:
+        data = fix_imports(parse_bytes(src.path, data), add, drop)
+    formatted, error = gofmt(tc, data)
+    if error:
+        return src.data, f"the rewrite does not format: {error.splitlines()[0]}"
+    if parse_bytes(src.path, formatted).root.has_error and not src.root.has_error:
+        return src.data, "the rewrite does not parse"
+    return formatted, ""
+
+
+def is_gofmt_clean(tc: Toolchain, src: SourceFile) -> bool:
+    formatted, error = gofmt(tc, src.data)
+    return not error and formatted == src.data

@@ -1,0 +1,140 @@
+"""Parsing Go with tree-sitter: the only module that imports tree_sitter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import tree_sitter
+import tree_sitter_go
+
+Node = tree_sitter.Node
+Tree = tree_sitter.Tree
+
+_LANGUAGE = tree_sitter.Language(tree_sitter_go.language())
+_GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)
+FUNCTION_TYPES = ("function_declaration", "method_declaration", "func_literal")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A Go file's bytes and its syntax tree; offsets are byte offsets into `data`."""
+
+    path: Path
+    data: bytes
+    tree: Tree
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def text(self, node: Node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def offset(self, line: int, column: int) -> int:
+        """Byte offset of a 1-based line and 1-based byte column, as the Go compiler reports them."""
+        return line_starts(self.data)[line - 1] + column - 1
+
+    def line_of(self, offset: int) -> int:
+        return self.data.count(b"\n", 0, offset) + 1
+
+    @property
+    def generated(self) -> bool:
+        head = self.data.split(b"\npackage ", 1)[0]
+        return bool(_GENERATED.search(head))
+
+    @property
+    def package_name(self) -> str:
+        for child in self.root.named_children:
+            if child.type == "package_clause":
+                ident = child.named_children[0] if child.named_children else None
+                return self.text(ident) if ident is not None else ""
+        return ""
+
+
+@cache
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(_LANGUAGE)
+
+
+def parse_bytes(path: Path, data: bytes) -> SourceFile:
+    return SourceFile(path=path, data=data, tree=_parser().parse(data))
+
+
+def parse_file(path: Path) -> SourceFile:
+    return parse_bytes(path, path.read_bytes())
+
+
+@lru_cache(maxsize=64)
+def line_starts(data: bytes) -> tuple[int, ...]:
+    starts = [0]
+    starts.extend(m.end() for m in re.finditer(rb"\n", data))
+    return tuple(starts)
+
+
+@cache
+def compile_query(pattern: str) -> tree_sitter.Query:
+    return tree_sitter.Query(_LANGUAGE, pattern)
+
+
+def matches(pattern: str, node: Node, start: int | None = None, end: int | None = None) -> list[dict[str, list[Node]]]:
+    """Every match of a tree-sitter query under `node`, optionally limited to a byte range."""
+    cursor = tree_sitter.QueryCursor(compile_query(pattern))
+    if start is not None and end is not None:
+        cursor.set_byte_range(start, end)
+    return [captures for _, captures in cursor.matches(node)]
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every named node under `node`, depth first, `node` included."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.named_children))
+
+
+def node_at(src: SourceFile, offset: int) -> Node:
+    return src.root.named_descendant_for_byte_range(offset, offset) or src.root
+
+
+def enclosing(node: Node | None, *types: str) -> Node | None:
+    while node is not None and node.type not in types:
+        node = node.parent
+    return node
+
+
+def top_level(node: Node) -> Node:
+    while node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    return node
+
+
+def near_error(node: Node) -> bool:
+    """True when the node's top-level declaration, or one beside it, holds an ERROR or MISSING node.
+
+    tree-sitter-go lags the language (Go 1.26's new(expr), 1.27's generic methods), and an edit
+    next to a misparse could land in the wrong place, so such regions are never edited.
+    """
+    decl = top_level(node)
+    neighbours = [decl, decl.prev_sibling, decl.next_sibling]
+    return any(n is not None and (n.has_error or n.is_error or n.is_missing) for n in neighbours)
+
+
+def function_name(src: SourceFile, fn: Node) -> str:
+    """The compiler's spelling of a function's name: `F`, `T.M`, `(*T).M`, `F.func1` is not attempted."""
+    name = fn.child_by_field_name("name")
+    if fn.type == "method_declaration" and name is not None:
+        receiver = fn.child_by_field_name("receiver")
+        rtype = ""
+        if receiver is not None:
+            for ident in walk(receiver):
+                if ident.type == "type_identifier":
+                    rtype = src.text(ident)
+            pointer = any(n.type == "pointer_type" for n in walk(receiver))
+            rtype = f"(*{rtype})" if pointer else rtype
+        return f"{rtype}.{src.text(name)}"
+    return src.text(name) if name is not None else "func literal"

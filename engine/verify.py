@@ -1,0 +1,336 @@
+"""Verification: proposals compiled through `go build -overlay`, judged by build, escapes, vet and tests."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goescape.engine.codemod import Proposal
+from goescape.engine.edits import overlaps, render_file
+from goescape.engine.facts import GCFLAGS, EscapeFact, allocation_facts, parse_diagnostics
+from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at, parse_bytes
+from goescape.engine.results import Rejected, Stage, Verified
+from goescape.engine.toolchain import Package, Toolchain, importers
+
+LEVELS = ("build", "vet", "test")
+FactKey = tuple[str, str, str, str]
+
+
+def fact_key(fact: EscapeFact) -> FactKey:
+    """A fact's identity that survives edits elsewhere in its file: file, function, kind, expression."""
+    return (str(fact.path), fact.function, fact.kind.value, fact.expr)
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    output: str = ""
+    facts: list[EscapeFact] = field(default_factory=list)
+
+
+@dataclass
+class Verifier:
+    """Judges proposals against the real toolchain without touching the user's files."""
+
+    tc: Toolchain
+    cwd: Path
+    packages: dict[str, Package]
+    sources: dict[Path, SourceFile]
+    baseline: list[EscapeFact]
+    level: str = "test"
+    progress: Callable[[str], None] = lambda _msg: None
+    _tmp: tempfile.TemporaryDirectory[str] = field(default_factory=tempfile.TemporaryDirectory)
+    _rendered: dict[tuple[Path, frozenset[int]], tuple[bytes, str]] = field(default_factory=dict)
+    _importers: list[str] | None = None
+    _baseline_vet: set[tuple[str, str]] | None = None
+    _baseline_test: Outcome | None = None
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def render(self, proposals: Sequence[Proposal]) -> tuple[dict[Path, bytes], str]:
+        """New contents of every file the proposals touch, or an error text."""
+        by_file: dict[Path, list[Proposal]] = {}
+        for p in proposals:
+            for path in p.files | {path for path, _ in p.add_imports}:
+                by_file.setdefault(path, []).append(p)
+        out: dict[Path, bytes] = {}
+        for path, group in by_file.items():
+            key = (path, frozenset(id(p) for p in group))
+            if key not in self._rendered:
+                self._rendered[key] = render_file(self.tc, self.sources[path], group)
+            data, error = self._rendered[key]
+            if error:
+                return {}, f"{path.name}: {error}"
+            out[path] = data
+        return out, ""
+
+    def _overlay(self, files: dict[Path, bytes]) -> tuple[Path, dict[str, Path]]:
+        root = Path(self._tmp.name)
+        run = root / f"run{len(list(root.iterdir()))}"
+        run.mkdir()
+        replace: dict[str, str] = {}
+        names: dict[str, Path] = {}
+        for i, (path, data) in enumerate(sorted(files.items())):
+            copy = run / f"{i}_{path.name}"
+            copy.write_bytes(data)
+            replace[str(path)] = str(copy)
+            names[str(copy)] = path
+        overlay = run / "overlay.json"
+        overlay.write_text(json.dumps({"Replace": replace}))
+        return overlay, names
+
+    # --- the checks ------------------------------------------------------------------------
+
+    def _targets(self, proposals: Sequence[Proposal]) -> list[str]:
+        pkgs = sorted({p.package for p in proposals})
+        if any(p.api_change for p in proposals):
+            if self._importers is None:
+                self._importers = importers(self.tc, [self.packages[name] for name in pkgs])
+            pkgs += [name for name in self._importers if name not in pkgs]
+        return pkgs
+
+    def _go(self, verb: list[str], proposals: Sequence[Proposal]) -> tuple[Outcome, dict[Path, bytes]]:
+        files, error = self.render(proposals)
+        if error:
+            return Outcome(False, error), {}
+        overlay, names = self._overlay(files)
+        out = self.tc.run([*verb, f"-overlay={overlay}", *self._targets(proposals)], self.cwd)
+        text = _unmap(out.stdout + out.stderr, names)
+        return Outcome(out.returncode == 0, text), files
+
+    def build(self, proposals: Sequence[Proposal]) -> Outcome:
+        outcome, files = self._go(["build", GCFLAGS, "-o", "/dev/null"], proposals)
+        if outcome.ok:
+            sources = dict(self.sources)
+            sources.update({path: parse_bytes(path, data) for path, data in files.items()})
+            outcome.facts = allocation_facts(parse_diagnostics(outcome.output, self.cwd, sources))
+        else:
+            outcome.output = _compiler_errors(outcome.output)
+        return outcome
+
+    def vet(self, proposals: Sequence[Proposal]) -> Outcome:
+        outcome, _ = self._go(["vet"], proposals)
+        if outcome.ok:
+            return outcome
+        if self._baseline_vet is None:
+            base = self.tc.run(["vet", *self._targets(proposals)], self.cwd)
+            self._baseline_vet = _vet_findings(base.stdout + base.stderr)
+        new = _vet_findings(outcome.output) - self._baseline_vet
+        return Outcome(not new, "\n".join(f"{path}: {msg}" for path, msg in sorted(new)) or outcome.output)
+
+    def test(self, proposals: Sequence[Proposal]) -> Outcome:
+        outcome, _ = self._go(["test", "-count=1", "-timeout=10m"], proposals)
+        if not outcome.ok:
+            outcome.output = _test_failure(outcome.output)
+        return outcome
+
+    def baseline_tests_pass(self, proposals: Sequence[Proposal]) -> Outcome:
+        if self._baseline_test is None:
+            out = self.tc.run(["test", "-count=1", "-timeout=10m", *self._targets(proposals)], self.cwd)
+            self._baseline_test = Outcome(out.returncode == 0, _test_failure(out.stdout + out.stderr))
+        return self._baseline_test
+
+    # --- the whole judgement ---------------------------------------------------------------
+
+    def verify(self, proposals: Sequence[Proposal]) -> list[Verified | Rejected]:
+        results: list[Verified | Rejected] = []
+        alive: list[Proposal] = []
+        for p in proposals:
+            _, error = self.render([p])
+            clash = next((q for q in alive if overlaps(p, q)), None)
+            if error:
+                results.append(Rejected(p, Stage.RENDER, error))
+            elif clash is not None:
+                results.append(
+                    Rejected(p, Stage.RENDER, f"overlaps {clash.title()}; run goescape again once that one is applied")
+                )
+            else:
+                alive.append(p)
+        if not alive:
+            return results
+
+        self.progress(f"building {len(alive)} proposals")
+        alive, bad = bisect(alive, self.build)
+        results += [Rejected(p, Stage.BUILD, "does not build: " + _first(why), why) for p, why in bad]
+        if not alive:
+            return results
+
+        alive, rejected = self._judge_escapes(alive)
+        results += rejected
+        checks = ["build", "escape"]
+        if alive and self.level in ("vet", "test"):
+            self.progress(f"vetting {len(alive)} proposals")
+            alive, bad = bisect(alive, self.vet)
+            results += [Rejected(p, Stage.VET, "go vet reports: " + _first(why), why) for p, why in bad]
+            checks.append("vet")
+        if alive and self.level == "test":
+            self.progress(f"testing {len(alive)} proposals")
+            alive, bad = self._judge_tests(alive)
+            results += bad
+            checks.append("test " + " ".join(self._targets(alive)) if alive else "test")
+        after = self.build(alive).facts if alive else []
+        after_count = Counter(fact_key(f) for f in after)
+        for p in alive:
+            removed = tuple(t for t in p.targets if after_count[fact_key(t)] < self._before()[fact_key(t)])
+            results.append(Verified(p, removed, tuple(checks)))
+        return results
+
+    def _before(self) -> Counter[FactKey]:
+        return Counter(fact_key(f) for f in self.baseline)
+
+    def _judge_escapes(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
+        """Each targeted escape must be gone and no escape may be added; new ones are pinned on the
+        proposal that edited the function they appear in, or found by compiling proposals alone."""
+        before = self._before()
+        outcome = self.build(alive)
+        after = Counter(fact_key(f) for f in outcome.facts)
+        added = {k: after[k] - before[k] for k in after if after[k] > before[k]}
+        rejected: list[Rejected] = []
+        keep: list[Proposal] = []
+        unpinned = dict(added)
+        for p in alive:
+            stayed = [t for t in p.targets if after[fact_key(t)] >= before[fact_key(t)]]
+            if not p.targets:
+                stayed_msg = "it names no escape to remove"
+            elif stayed:
+                t = stayed[0]
+                stayed_msg = f"the escape stayed: {t.path.name}:{t.line}: {t.message}"
+            else:
+                stayed_msg = ""
+            touched = self._touched_functions(p)
+            mine = [k for k in added if (k[0], outer_function(k[1])) in touched]
+            for k in mine:
+                unpinned.pop(k, None)
+            if stayed_msg:
+                rejected.append(Rejected(p, Stage.ESCAPE, stayed_msg))
+            elif mine:
+                rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(mine[0], outcome.facts)))
+            else:
+                keep.append(p)
+        if unpinned and keep:
+            still: list[Proposal] = []
+            for p in keep:
+                alone = self.build([p])
+                alone_after = Counter(fact_key(f) for f in alone.facts)
+                culprit = [k for k in unpinned if alone_after[k] > before[k]]
+                if culprit:
+                    rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(culprit[0], alone.facts)))
+                else:
+                    still.append(p)
+            keep = still
+        return keep, rejected
+
+    def _touched_functions(self, p: Proposal) -> set[tuple[str, str]]:
+        touched: set[tuple[str, str]] = set()
+        for edit in p.edits:
+            src = self.sources[edit.path]
+            fn = enclosing(node_at(src, edit.start), *FUNCTION_TYPES[:2])
+            if fn is not None:
+                touched.add((str(edit.path), outer_function(function_name(src, fn))))
+        return touched
+
+    def _judge_tests(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
+        first = self.test(alive)
+        if first.ok:
+            return alive, []
+        base = self.baseline_tests_pass(alive)
+        if not base.ok:
+            why = "the package's tests already fail without any rewrite, so --verify test cannot judge it"
+            return [], [Rejected(p, Stage.TEST, why, base.output) for p in alive]
+        good, bad = bisect(alive, self.test, known_bad=first)
+        return good, [Rejected(p, Stage.TEST, "tests fail: " + _first(why), why) for p, why in bad]
+
+
+def outer_function(name: str) -> str:
+    """`Loop.func1.2` → `Loop`: closures count as part of the function that declares them."""
+    return re.sub(r"(\.func\d+(\.\d+)*)+$", "", name)
+
+
+def bisect(
+    items: list[Proposal], check: Callable[[Sequence[Proposal]], Outcome], known_bad: Outcome | None = None
+) -> tuple[list[Proposal], list[tuple[Proposal, str]]]:
+    """Split a failing batch until each culprit is found alone; returns (passing, [(culprit, why)])."""
+    outcome = known_bad or check(items)
+    if outcome.ok:
+        return items, []
+    if len(items) == 1:
+        return [], [(items[0], outcome.output)]
+    half = len(items) // 2
+    good_a, bad_a = bisect(items[:half], check)
+    good_b, bad_b = bisect(items[half:], check)
+    good, bad = good_a + good_b, bad_a + bad_b
+    if good and not check(good).ok:
+        # The halves pass apart but not together: keep them one at a time, in order.
+        kept: list[Proposal] = []
+        for p in good:
+            trial = check([*kept, p])
+            if trial.ok:
+                kept.append(p)
+            else:
+                bad.append((p, "conflicts with another rewrite: " + trial.output))
+        good = kept
+    return good, bad
+
+
+def _unmap(text: str, names: dict[str, Path]) -> str:
+    for copy, original in names.items():
+        text = text.replace(copy, str(original))
+        text = re.sub(r"\S*" + re.escape(Path(copy).name) + r"\b", str(original), text)
+    return text
+
+
+def _compiler_errors(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#") and _is_error_line(ln)]
+    return "\n".join(lines[:20]) or text.strip()
+
+
+_DIAG = re.compile(r"^(.+?):(\d+):(\d+): (.*)$")
+_NOT_ERRORS = re.compile(
+    r"(escapes to heap|moved to heap|does not escape|leaking param|inlin|flow:|from |can inline|cannot inline|"
+    r"leaks to|captured by a closure|\.\.\. argument)"
+)
+
+
+def _is_error_line(line: str) -> bool:
+    m = _DIAG.match(line)
+    if not m:
+        return not line.startswith(" ")
+    return not _NOT_ERRORS.search(m.group(4))
+
+
+def _vet_findings(text: str) -> set[tuple[str, str]]:
+    found = set()
+    for line in text.splitlines():
+        m = _DIAG.match(line)
+        if m:
+            found.add((Path(m.group(1)).name, m.group(4)))
+    return found
+
+
+def _test_failure(text: str) -> str:
+    keep = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith(("--- FAIL", "FAIL", "panic:")) or ln.strip().startswith(("Error", "expected", "got"))
+        or _DIAG.match(ln.strip())
+    ]
+    return "\n".join(keep[:20]) or text.strip()[-2000:]
+
+
+def _first(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "no output")
+
+
+def _describe(key: FactKey, facts: Sequence[EscapeFact]) -> str:
+    fact = next((f for f in facts if fact_key(f) == key), None)
+    if fact is None:
+        return f"{key[3]} {key[2]} in {key[1]}"
+    return f"{fact.path.name}:{fact.line}: {fact.message} (in {fact.function})"

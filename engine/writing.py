@@ -1,0 +1,73 @@
+"""Writing files in place: all of them or none, and Ctrl-C leaves every file as it was."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from goescape.engine.errors import WriteFailed
+
+
+@contextmanager
+def _deferred_interrupt() -> Iterator[list[bool]]:
+    """Hold SIGINT while files are swapped; the caller learns whether one arrived."""
+    seen = [False]
+
+    def note(_sig: int, _frame: FrameType | None) -> None:
+        seen[0] = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+    except ValueError:  # not the main thread: nothing to defer
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
+    """Replace each file's `old` bytes with `new`, atomically per file and all-or-nothing overall.
+
+    New contents go to temporary files beside their targets first; the swap by rename then runs
+    with Ctrl-C held back. A failure or an interrupt during the swap puts every file back.
+    """
+    temps: dict[Path, Path] = {}
+    try:
+        for path, (old, new) in changes.items():
+            if path.read_bytes() != old:
+                raise WriteFailed("changed on disk while goescape ran; nothing was written", path=path, hint="run again")
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(new)
+            os.chmod(name, path.stat().st_mode & 0o7777)
+            temps[path] = Path(name)
+        done: list[Path] = []
+        with _deferred_interrupt() as interrupted:
+            try:
+                for path, temp in temps.items():
+                    os.replace(temp, path)
+                    done.append(path)
+            except OSError as exc:
+                _restore(done, changes)
+                raise WriteFailed(f"could not write ({exc.strerror}); every file was put back", path=exc.filename) from exc
+            if interrupted[0]:
+                _restore(done, changes)
+                raise KeyboardInterrupt
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+
+
+def _restore(done: list[Path], changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
+    for path in done:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(changes[path][0])
+        os.replace(name, path)
