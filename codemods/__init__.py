@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-BUILTIN: tuple[ModuleType, ...] = ()
+from goescape.codemods import sprint
+
+BUILTIN: tuple[ModuleType, ...] = (sprint,)

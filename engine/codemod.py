@@ -52,6 +52,9 @@ class Proposal:
     # Imports that may become unused; each is dropped only if nothing in its file still uses it.
     drop_imports: tuple[tuple[Path, str], ...] = ()
     api_change: bool = False  # changes an exported signature: importers must build too
+    # Regexes for escapes the rewrite is expected to add, each the visible form of an allocation the
+    # old code made out of the compiler's sight (a concatenation's result that Sprintf built before).
+    allowed_new: tuple[str, ...] = ()
 
     @property
     def files(self) -> frozenset[Path]:

@@ -71,17 +71,20 @@ def local_name(src: SourceFile, import_path: str) -> str | None:
 
 def fix_imports(src: SourceFile, add: Iterable[str], maybe_drop: Iterable[str]) -> bytes:
     """Add the imports asked for and drop those of `maybe_drop` that the file no longer uses."""
-    edits: list[Edit] = []
     specs = _import_specs(src)
-    present = {path for _, path, _ in specs}
     used = used_qualifiers(src)
-    for node, path, name in specs:
-        if path in maybe_drop and not name and path.rsplit("/", 1)[-1] not in used:
-            edits.append(_delete_spec(src, node))
-    missing = sorted(set(add) - present)
+    drops = [
+        _delete_spec(src, node)
+        for node, path, name in specs
+        if path in maybe_drop and not name and path.rsplit("/", 1)[-1] not in used
+    ]
+    if drops:
+        # Deleting a spec can delete its whole declaration, so insertions look at the result.
+        src = parse_bytes(src.path, apply_edits(src.data, drops, src.path))
+    missing = sorted(set(add) - {path for _, path, _ in _import_specs(src)})
     if missing:
-        edits.append(_insert_imports(src, missing))
-    return apply_edits(src.data, edits, src.path) if edits else src.data
+        return apply_edits(src.data, [_insert_imports(src, missing)], src.path)
+    return src.data
 
 
 def _delete_spec(src: SourceFile, spec: Node) -> Edit:
@@ -123,7 +126,8 @@ def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
         new = "import (\n" + f"\t{spec_text}\n" + lines + ")"
         return Edit(src.path, decl.start_byte, decl.end_byte, new.encode())
     pkg = next(n for n in src.root.named_children if n.type == "package_clause")
-    return Edit(src.path, pkg.end_byte, pkg.end_byte, ("\n\nimport (\n" + lines + ")").encode())
+    decl = f'import "{paths[0]}"' if len(paths) == 1 else "import (\n" + lines + ")"
+    return Edit(src.path, pkg.end_byte, pkg.end_byte, f"\n\n{decl}".encode())
 
 
 def _is_std(src: SourceFile, spec: Node) -> bool:
@@ -149,14 +153,14 @@ def render_file(tc: Toolchain, src: SourceFile, proposals: Sequence[Proposal]) -
     or gofmt rejects it (a bad transform), in which case the bytes must not be used.
     """
     edits = [e for p in proposals for e in p.edits if e.path == src.path]
-    try:
-        data = apply_edits(src.data, edits, src.path)
-    except EditConflict as exc:
-        return src.data, exc.line()
     add = {imp for p in proposals for path, imp in p.add_imports if path == src.path}
     drop = {imp for p in proposals for path, imp in p.drop_imports if path == src.path}
-    if add or drop:
-        data = fix_imports(parse_bytes(src.path, data), add, drop)
+    try:
+        data = apply_edits(src.data, edits, src.path)
+        if add or drop:
+            data = fix_imports(parse_bytes(src.path, data), add, drop)
+    except EditConflict as exc:
+        return src.data, exc.line()
     formatted, error = gofmt(tc, data)
     if error:
         return src.data, f"the rewrite does not format: {error.splitlines()[0]}"

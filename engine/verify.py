@@ -187,45 +187,47 @@ class Verifier:
         return Counter(fact_key(f) for f in self.baseline)
 
     def _judge_escapes(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
-        """Each targeted escape must be gone and no escape may be added; new ones are pinned on the
-        proposal that edited the function they appear in, or found by compiling proposals alone."""
+        """Each targeted escape must be gone and no escape may be added.
+
+        An added escape is pinned on the one proposal that edited the function it appears in; one
+        that a proposal declares expected (`allowed_new`) is explained; the rest are found by
+        compiling the proposals of that function alone.
+        """
         before = self._before()
         outcome = self.build(alive)
         after = Counter(fact_key(f) for f in outcome.facts)
-        added = {k: after[k] - before[k] for k in after if after[k] > before[k]}
+        added = [k for k in after if after[k] > before[k]]
+        touched = {id(p): self._touched_functions(p) for p in alive}
+        blamed: dict[int, FactKey] = {}
+        unpinned: list[tuple[FactKey, list[Proposal]]] = []
+        for k in added:
+            owners = [p for p in alive if (k[0], outer_function(k[1])) in touched[id(p)]]
+            if any(re.search(rx, k[3]) for p in owners for rx in p.allowed_new):
+                continue
+            if len(owners) == 1:
+                blamed.setdefault(id(owners[0]), k)
+            else:
+                unpinned.append((k, owners or alive))
+        for k, suspects in unpinned:
+            for p in suspects:
+                if id(p) in blamed:
+                    continue
+                alone = Counter(fact_key(f) for f in self.build([p]).facts)
+                if alone[k] > before[k]:
+                    blamed[id(p)] = k
         rejected: list[Rejected] = []
         keep: list[Proposal] = []
-        unpinned = dict(added)
         for p in alive:
             stayed = [t for t in p.targets if after[fact_key(t)] >= before[fact_key(t)]]
             if not p.targets:
-                stayed_msg = "it names no escape to remove"
+                rejected.append(Rejected(p, Stage.ESCAPE, "the compiler reports no escape here for it to remove"))
             elif stayed:
                 t = stayed[0]
-                stayed_msg = f"the escape stayed: {t.path.name}:{t.line}: {t.message}"
-            else:
-                stayed_msg = ""
-            touched = self._touched_functions(p)
-            mine = [k for k in added if (k[0], outer_function(k[1])) in touched]
-            for k in mine:
-                unpinned.pop(k, None)
-            if stayed_msg:
-                rejected.append(Rejected(p, Stage.ESCAPE, stayed_msg))
-            elif mine:
-                rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(mine[0], outcome.facts)))
+                rejected.append(Rejected(p, Stage.ESCAPE, f"the escape stayed: {t.path.name}:{t.line}: {t.message}"))
+            elif id(p) in blamed:
+                rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(blamed[id(p)], outcome.facts)))
             else:
                 keep.append(p)
-        if unpinned and keep:
-            still: list[Proposal] = []
-            for p in keep:
-                alone = self.build([p])
-                alone_after = Counter(fact_key(f) for f in alone.facts)
-                culprit = [k for k in unpinned if alone_after[k] > before[k]]
-                if culprit:
-                    rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(culprit[0], alone.facts)))
-                else:
-                    still.append(p)
-            keep = still
         return keep, rejected
 
     def _touched_functions(self, p: Proposal) -> set[tuple[str, str]]:

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real Go toolchain (required in CI) and the --update-golden switch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from goescape.engine.errors import ToolchainMissing
+from goescape.engine.toolchain import Toolchain, find_toolchain
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite golden expectations from actual output.")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> Toolchain:
+    """The Go toolchain; in CI its absence fails the run instead of skipping tests."""
+    try:
+        return find_toolchain()
+    except ToolchainMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Go is required in CI: {exc.line()}")
+        pytest.skip(f"no Go toolchain: {exc.line()}")
+
+
+def go(tc: Toolchain, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return tc.run(list(args), cwd)
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+
+
+def git(*args: str, cwd: Path) -> str:
+    out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+@pytest.fixture
+def examples_copy(tmp_path: Path) -> Path:
+    """A fresh copy of examples/ to rewrite."""
+    dest = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", dest)
+    return dest

@@ -1,0 +1,82 @@
+"""Golden cases: every golden/<codemod>/<case>.txtar run through `goescape fix` on the real toolchain."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from goescape.engine import txtar
+from goescape.engine.cli import main
+from goescape.engine.toolchain import Toolchain
+
+from .conftest import ROOT, go, write_tree
+
+CASES = sorted((ROOT / "golden").glob("*/*.txtar"))
+_ESCAPE_LINE = re.compile(r"^(?P<file>[^:]+):\d+:\d+: (?P<msg>.+)$")
+
+
+def _expected_name(name: str) -> str | None:
+    """The input file an expectation section belongs to: expected.go → input.go, expected/F → F."""
+    if name == "expected.go":
+        return "input.go"
+    if name.startswith("expected/"):
+        return name.removeprefix("expected/")
+    return None
+
+
+def _escape_messages(tc: Toolchain, cwd: Path) -> list[tuple[str, str]]:
+    out = go(tc, "build", "-gcflags=-m", "./...", cwd=cwd)
+    found = []
+    for line in out.stderr.splitlines():
+        m = _ESCAPE_LINE.match(line.removeprefix("./"))
+        if m:
+            found.append((m.group("file"), m.group("msg")))
+    return found
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden: bool) -> None:
+    archive = txtar.parse(case.read_text())
+    assert archive.comment.startswith("This case checks"), "a golden case opens with one line of prose"
+    codemod = case.parent.name
+    inputs = {n: d for n, d in archive.files if _expected_name(n) is None and n not in ("escapes", "flags")}
+    expected = {_expected_name(n): d for n, d in archive.files if _expected_name(n) is not None}
+    escapes = [ln for ln in (archive.get("escapes") or "").splitlines() if ln.strip()]
+    flags = shlex.split(archive.get("flags") or "")
+    write_tree(tmp_path, inputs)
+
+    before = go(toolchain, "build", "./...", cwd=tmp_path)
+    assert before.returncode == 0, f"the input must build:\n{before.stderr}"
+    messages_before = _escape_messages(toolchain, tmp_path)
+    for line in escapes:
+        m = _ESCAPE_LINE.match(line)
+        assert m and (m.group("file"), m.group("msg")) in messages_before, f"escape not reported before: {line}"
+
+    status = main(["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", *flags, "./..."])
+    assert status == 0
+
+    actual = {name: (tmp_path / name).read_text() for name in inputs}
+    changed = {name for name in inputs if actual[name] != inputs[name]}
+    if update_golden:
+        files = [(n, d) for n, d in archive.files if _expected_name(n) is None]
+        for name in sorted(changed):
+            files.append(("expected.go" if name == "input.go" else f"expected/{name}", actual[name]))
+        case.write_text(txtar.format(txtar.Archive(archive.comment, tuple(files))))
+        return
+    for name in inputs:
+        assert actual[name] == expected.get(name, inputs[name]), f"{name} differs from its expectation"
+    if not changed:
+        return
+    after = go(toolchain, "build", "./...", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert go(toolchain, "vet", "./...", cwd=tmp_path).returncode == 0
+    gofmt = subprocess.run([str(toolchain.gofmt), "-l", "."], cwd=tmp_path, capture_output=True, text=True)
+    assert gofmt.stdout == "", f"not gofmt-clean: {gofmt.stdout}"
+    messages_after = _escape_messages(toolchain, tmp_path)
+    for line in escapes:
+        m = _ESCAPE_LINE.match(line)
+        assert m and (m.group("file"), m.group("msg")) not in messages_after, f"escape still there: {line}"
