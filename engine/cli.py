@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-
 from goescape.engine import __version__, report
 from goescape.engine.codemod import Codemod, Options, load_codemods
 from goescape.engine.diffs import colour, unified_diffs
@@ -20,6 +18,7 @@ from goescape.engine.runner import classify_session, final_contents, load, propo
 from goescape.engine.toolchain import find_toolchain
 from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
+from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,7 +74,9 @@ def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json:
 @click.option("--write", is_flag=True, help="Write the verified rewrites into the files.")
 @click.option("--check", is_flag=True, help="Exit 1 when verified rewrites exist.")
 @click.option("--codemod", "codemod_names", multiple=True, help="Run only this codemod (repeatable).")
-@click.option("--verify", "level", type=click.Choice(LEVELS), default="test", show_default=True, help="How far to verify.")
+@click.option(
+    "--verify", "level", type=click.Choice(LEVELS), default="test", show_default=True, help="How far to verify."
+)
 @click.option("--size-limit", type=int, default=128, show_default=True, help="return-value: largest struct, in bytes.")
 @click.option("--allow-api-change", is_flag=True, help="Also change exported functions' signatures.")
 @click.option("--colour/--no-colour", "use_colour", default=None, help="Colour the diff (default: on a terminal).")
@@ -138,15 +139,22 @@ def fix_cmd(
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_cmd(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the README's codemod table.")
+def list_cmd(as_json: bool, markdown: bool) -> None:
     """List the codemods with the first line of each one's docstring.
 
     Example:
         goescape list
+        goescape list --markdown
     """
     codemods = load_codemods()
+    if markdown:
+        click.echo(report.codemod_markdown(codemods))
+        return
     if as_json:
-        click.echo(json.dumps([{"name": c.name, "default": c.default_on, "summary": c.summary} for c in codemods], indent=2))
+        click.echo(
+            json.dumps([{"name": c.name, "default": c.default_on, "summary": c.summary} for c in codemods], indent=2)
+        )
         return
     report.list_table(Console(), codemods)
 

@@ -104,7 +104,9 @@ class Match:
 class Context:
     """What a codemod knows about one package: its files (parsed on demand), facts and settings."""
 
-    def __init__(self, package: Package, facts: Iterable[EscapeFact], options: Options, sources: dict[Path, SourceFile]):
+    def __init__(
+        self, package: Package, facts: Iterable[EscapeFact], options: Options, sources: dict[Path, SourceFile]
+    ):
         self.package = package
         self.facts = tuple(facts)
         self.options = options
@@ -127,7 +129,9 @@ class Context:
 
     def facts_within(self, src: SourceFile, node: Node) -> list[EscapeFact]:
         return [
-            f for f in self.facts if f.path == src.path and node.start_byte <= f.offset < max(node.end_byte, node.start_byte + 1)
+            f
+            for f in self.facts
+            if f.path == src.path and node.start_byte <= f.offset < max(node.end_byte, node.start_byte + 1)
         ]
 
     def function_of(self, src: SourceFile, node: Node) -> Node | None:
@@ -140,13 +144,16 @@ class Context:
         return self.package.is_main or self.package.is_internal or self.options.allow_api_change
 
     def package_level_names(self) -> set[str]:
+        """Names declared at package level in any file: functions, types, constants, variables."""
         names: set[str] = set()
         for src in self.files():
             for decl in src.root.named_children:
-                for node in walk(decl):
-                    if node.type in ("identifier", "type_identifier", "field_identifier") and node.parent is not None:
-                        if node.parent.type in ("function_declaration", "type_spec", "const_spec", "var_spec"):
-                            names.add(src.text(node))
+                if decl.type == "function_declaration" and (name := decl.child_by_field_name("name")) is not None:
+                    names.add(src.text(name))
+                specs = [c for c in walk(decl) if c.type in ("type_spec", "const_spec", "var_spec")]
+                if decl.type in ("type_declaration", "const_declaration", "var_declaration"):
+                    for spec in specs:
+                        names.update(src.text(n) for n in spec.children_by_field_name("name"))
         return names
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,9 +16,11 @@ from goescape.engine.toolchain import Toolchain
 def apply_edits(data: bytes, edits: Sequence[Edit], path: Path | None = None) -> bytes:
     """Apply non-overlapping edits to one file's bytes; overlapping edits are an EditConflict."""
     ordered = sorted(edits, key=lambda e: (e.start, e.end))
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if after.start < before.end or (after.start == before.start and before.start == before.end == after.end):
-            raise EditConflict(f"edits overlap at bytes {before.start}-{before.end} and {after.start}-{after.end}", path=path)
+            raise EditConflict(
+                f"edits overlap at bytes {before.start}-{before.end} and {after.start}-{after.end}", path=path
+            )
     out = bytearray(data)
     for edit in reversed(ordered):
         out[edit.start : edit.end] = edit.new
@@ -126,8 +129,8 @@ def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
         new = "import (\n" + f"\t{spec_text}\n" + lines + ")"
         return Edit(src.path, decl.start_byte, decl.end_byte, new.encode())
     pkg = next(n for n in src.root.named_children if n.type == "package_clause")
-    decl = f'import "{paths[0]}"' if len(paths) == 1 else "import (\n" + lines + ")"
-    return Edit(src.path, pkg.end_byte, pkg.end_byte, f"\n\n{decl}".encode())
+    text = f'import "{paths[0]}"' if len(paths) == 1 else "import (\n" + lines + ")"
+    return Edit(src.path, pkg.end_byte, pkg.end_byte, f"\n\n{text}".encode())
 
 
 def _is_std(src: SourceFile, spec: Node) -> bool:

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.facts import Class, Classified, EscapeFact
 from goescape.engine.results import Rejected, Result, Skipped, Verified
+from rich.console import Console
+from rich.table import Table
 
 
 def _rel(path: Path, cwd: Path) -> str:
@@ -156,3 +155,25 @@ def list_table(console: Console, codemods: Sequence[Codemod]) -> None:
     for c in codemods:
         table.add_row(c.name, "on" if c.default_on else "off", c.summary)
     console.print(table)
+
+
+README_START = "<!-- codemods:start (generated from the codemods' docstrings by `goescape list --markdown`) -->"
+README_END = "<!-- codemods:end -->"
+
+
+def codemod_markdown(codemods: Sequence[Codemod]) -> str:
+    """The README's codemod table: name, default, and each docstring's summary and before/after."""
+    lines = [README_START, "", "| codemod | default | what it rewrites | before → after |", "|---|---|---|---|"]
+    for c in codemods:
+        before = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("Before:")), "")
+        after = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("After:")), "")
+        pair = f"`{before}` → `{after}`" if before and after else ""
+        lines.append(f"| `{c.name}` | {'on' if c.default_on else 'off'} | {c.summary} | {pair} |")
+    lines += ["", README_END]
+    return "\n".join(lines)
+
+
+def replace_codemod_table(readme: str, table: str) -> str:
+    head, _, rest = readme.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    return head + table + tail

@@ -9,7 +9,7 @@ from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.facts import EscapeFact
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     """The check a rejected proposal failed, in the order they run."""
 
     RENDER = "render"

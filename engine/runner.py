@@ -100,7 +100,9 @@ def propose(
     return out
 
 
-def _screen(session: Session, result: Proposal | Skip, gofmt_ok: dict[Path, bool], check_gofmt: bool) -> Proposal | Skip:
+def _screen(
+    session: Session, result: Proposal | Skip, gofmt_ok: dict[Path, bool], check_gofmt: bool
+) -> Proposal | Skip:
     """Turn a proposal the engine must not apply into a Skip with the reason."""
     if isinstance(result, Skip):
         return result
@@ -123,12 +125,15 @@ def _screen(session: Session, result: Proposal | Skip, gofmt_ok: dict[Path, bool
 
 
 def classify_session(session: Session, proposals: Sequence[Proposal | Skip]) -> list[Classified]:
-    addressed = {}
+    addressed: dict[tuple[str, int, int, str, str], str] = {}
+    declined: dict[tuple[str, int, int, str, str], str] = {}
     for p in proposals:
-        if isinstance(p, Proposal):
-            for t in p.targets:
+        for t in p.targets:
+            if isinstance(p, Proposal):
                 addressed[t.key] = p.codemod
-    return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed)
+            else:
+                declined.setdefault(t.key, f"{p.codemod} left it: {p.reason}")
+    return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed, declined)
 
 
 def verify(
@@ -172,4 +177,14 @@ def final_contents(session: Session, results: Sequence[Result]) -> dict[Path, tu
     return out
 
 
-__all__ = ["Rejected", "Session", "Skipped", "Verified", "classify_session", "final_contents", "load", "propose", "verify"]
+__all__ = [
+    "Rejected",
+    "Session",
+    "Skipped",
+    "Verified",
+    "classify_session",
+    "final_contents",
+    "load",
+    "propose",
+    "verify",
+]

@@ -163,7 +163,7 @@ def _decode_stream(text: str) -> list[dict[str, object]]:
 
 
 def _looks_like_path(pattern: str) -> bool:
-    return pattern.startswith((".", "/")) or os.sep in pattern and Path(pattern).exists()
+    return pattern.startswith((".", "/")) or (os.sep in pattern and Path(pattern).exists())
 
 
 def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Package]:
@@ -178,13 +178,17 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
             )
     out = tc.run(["list", "-e", f"-json={_LIST_FIELDS}", *patterns], cwd)
     if out.returncode != 0 and not out.stdout.strip():
-        raise PackageLoadError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list failed", path=cwd)
+        raise PackageLoadError(
+            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list failed", path=cwd
+        )
     lang = language_version(tc.version)
     packages: list[Package] = []
     for raw in _decode_stream(out.stdout):
         error = raw.get("Error")
         if isinstance(error, dict) and not raw.get("GoFiles"):
-            raise PackageLoadError(str(error.get("Err", "cannot load package")).splitlines()[0], path=str(raw.get("ImportPath")))
+            raise PackageLoadError(
+                str(error.get("Err", "cannot load package")).splitlines()[0], path=str(raw.get("ImportPath"))
+            )
         directory = Path(str(raw.get("Dir", "")))
         module = raw.get("Module") if isinstance(raw.get("Module"), dict) else None
         go_files = [*_strs(raw.get("GoFiles")), *_strs(raw.get("CgoFiles"))]

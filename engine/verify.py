@@ -173,8 +173,8 @@ class Verifier:
             checks.append("vet")
         if alive and self.level == "test":
             self.progress(f"testing {len(alive)} proposals")
-            alive, bad = self._judge_tests(alive)
-            results += bad
+            alive, failed = self._judge_tests(alive)
+            results += failed
             checks.append("test " + " ".join(self._targets(alive)) if alive else "test")
         after = self.build(alive).facts if alive else []
         after_count = Counter(fact_key(f) for f in after)
@@ -321,7 +321,8 @@ def _test_failure(text: str) -> str:
     keep = [
         ln
         for ln in text.splitlines()
-        if ln.startswith(("--- FAIL", "FAIL", "panic:")) or ln.strip().startswith(("Error", "expected", "got"))
+        if ln.startswith(("--- FAIL", "FAIL", "panic:"))
+        or ln.strip().startswith(("Error", "expected", "got"))
         or _DIAG.match(ln.strip())
     ]
     return "\n".join(keep[:20]) or text.strip()[-2000:]

@@ -42,7 +42,9 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
     try:
         for path, (old, new) in changes.items():
             if path.read_bytes() != old:
-                raise WriteFailed("changed on disk while goescape ran; nothing was written", path=path, hint="run again")
+                raise WriteFailed(
+                    "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
+                )
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(new)
@@ -56,7 +58,9 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
                     done.append(path)
             except OSError as exc:
                 _restore(done, changes)
-                raise WriteFailed(f"could not write ({exc.strerror}); every file was put back", path=exc.filename) from exc
+                raise WriteFailed(
+                    f"could not write ({exc.strerror}); every file was put back", path=exc.filename
+                ) from exc
             if interrupted[0]:
                 _restore(done, changes)
                 raise KeyboardInterrupt

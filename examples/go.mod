@@ -1,0 +1,3 @@
+module example.com/goescape-examples
+
+go 1.22

@@ -1,0 +1,68 @@
+// Package shop is a small catalogue that shows each goescape codemod at work.
+package shop
+
+import (
+	"fmt"
+	"io"
+	"sync"
+)
+
+type item struct {
+	SKU   int
+	Name  string
+	Price int
+}
+
+// newItem returns a pointer to a local: the item is moved to the heap (return-value fixes it).
+func newItem(sku int, name string, price int) *item {
+	it := item{SKU: sku, Name: name, Price: price}
+	return &it
+}
+
+// Describe formats an item for a listing.
+func Describe(sku int, name string, price int) string {
+	it := newItem(sku, name, price)
+	return it.Name + " costs " + fmt.Sprint(it.Price)
+}
+
+// Address joins a host and a port: both are boxed into interfaces by Sprintf (sprint fixes it).
+func Address(host string, port int) string {
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// WriteName writes a name through Fprintf, which boxes it (sprint turns it into io.WriteString).
+func WriteName(w io.Writer, name string) error {
+	_, err := fmt.Fprintf(w, "%s", name)
+	return err
+}
+
+// Cents is a named type: Sprintf would call its String method, so sprint leaves it alone.
+type Cents int
+
+func (c Cents) String() string { return fmt.Sprintf("%d.%02d", int(c)/100, int(c)%100) }
+
+// Total formats a price through its String method.
+func Total(c Cents) string {
+	return fmt.Sprintf("total %v", c)
+}
+
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+// newCounter holds a lock, so return-value must not copy it.
+func newCounter() *counter {
+	return &counter{}
+}
+
+// Count counts to n under the lock.
+func Count(n int) int {
+	c := newCounter()
+	for i := 0; i < n; i++ {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+	}
+	return c.n
+}
