@@ -108,7 +108,8 @@ def fix_cmd(
     options = Options(size_limit=size_limit, allow_api_change=allow_api_change)
     proposals = propose(session, codemods, options)
     with err.status("verifying", spinner="dots") as status:
-        results = verify(session, proposals, level, progress=lambda msg: status.update(msg))
+        outcome = verify(session, proposals, level, progress=lambda msg: status.update(msg))
+    results = outcome.results
     changes = final_contents(session, results)
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
     if as_json:
@@ -116,6 +117,7 @@ def fix_cmd(
             "go_version": tc.version,
             "verify": level,
             "results": [report.result_json(r, cwd) for r in results],
+            "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
             "diff": diff,
             "written": bool(write and changes),
         }
@@ -127,7 +129,7 @@ def fix_cmd(
             out.write(colour(diff) if (use_colour if use_colour is not None else tty) else diff)
             out.flush()
         table_console = Console() if tty else err
-        report.fix_tables(table_console, results, cwd, tc.version, level)
+        report.fix_tables(table_console, outcome, cwd, tc.version, level)
     if write and changes:
         write_all(changes)
         if not as_json:

@@ -11,6 +11,7 @@ from typing import Any
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.facts import Class, Classified, EscapeFact
 from goescape.engine.results import Rejected, Result, Skipped, Verified
+from goescape.engine.runner import Outcome
 from rich.console import Console
 from rich.table import Table
 
@@ -91,7 +92,8 @@ def _proposal_of(result: Result) -> Proposal | Skip:
     return result.skip if isinstance(result, Skipped) else result.proposal
 
 
-def fix_tables(console: Console, results: Sequence[Result], cwd: Path, go_version: str, level: str) -> None:
+def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, level: str) -> None:
+    results = outcome.results
     counts: dict[str, Counter[str]] = {}
     for r in results:
         name = _proposal_of(r).codemod
@@ -118,6 +120,8 @@ def fix_tables(console: Console, results: Sequence[Result], cwd: Path, go_versio
             detail.add_row("[yellow]skipped[/]", p.codemod, where, p.function, r.skip.reason)
     if results:
         console.print(detail)
+    before, after = len(outcome.before), len(outcome.after)
+    console.print(f"escapes in the scanned packages with the verified rewrites: {before} → {after} ({after - before:+d})")
 
 
 def result_json(result: Result, cwd: Path) -> dict[str, Any]:

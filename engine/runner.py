@@ -14,7 +14,7 @@ from goescape.engine.errors import BuildFailed, SyntaxProblem
 from goescape.engine.facts import GCFLAGS, Classified, EscapeFact, classify, parse_diagnostics
 from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
 from goescape.engine.results import Rejected, Result, Skipped, Verified
-from goescape.engine.toolchain import Package, Toolchain, list_packages
+from goescape.engine.toolchain import Package, Toolchain, list_packages, resolve_patterns
 from goescape.engine.verify import Verifier
 
 _FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
@@ -45,6 +45,7 @@ def _left_out(path: Path, src: SourceFile | None, include_generated: bool) -> bo
 
 def load(tc: Toolchain, patterns: Sequence[str], cwd: Path, *, include_generated: bool = False) -> Session:
     """Compile the packages once with escape diagnostics; the packages must build as they are."""
+    cwd, patterns = resolve_patterns(patterns, cwd)
     packages = list_packages(tc, patterns, cwd)
     out = tc.run(["build", GCFLAGS, "-o", os.devnull, *[p.import_path for p in packages]], cwd)
     if out.returncode != 0:
@@ -136,25 +137,33 @@ def classify_session(session: Session, proposals: Sequence[Proposal | Skip]) -> 
     return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed, declined)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """Everything `fix` found: each proposal's result and the scanned packages' escapes before and after."""
+
+    results: tuple[Result, ...]
+    before: tuple[EscapeFact, ...]
+    after: tuple[EscapeFact, ...]
+
+
 def verify(
     session: Session,
     proposals: Sequence[Proposal | Skip],
     level: str,
     progress: Callable[[str], None] = lambda _msg: None,
-) -> list[Result]:
-    verifier = Verifier(
-        session.tc,
-        session.cwd,
-        session.by_path,
-        session.sources,
-        [f for f in session.facts if f.kind.allocates],
-        level=level,
-        progress=progress,
-    )
+) -> Outcome:
+    before = [f for f in session.facts if f.kind.allocates]
+    verifier = Verifier(session.tc, session.cwd, session.by_path, session.sources, before, level=level, progress=progress)
     try:
         results: list[Result] = [Skipped(p) for p in proposals if isinstance(p, Skip)]
         results += verifier.verify([p for p in proposals if isinstance(p, Proposal)])
-        return results
+        verified = [r.proposal for r in results if isinstance(r, Verified)]
+        after = before
+        if verified:
+            progress("measuring escapes in every scanned package")
+            measured = verifier.measure(verified)
+            after = [f for f in measured if not _left_out(f.path, session.sources.get(f.path), False)]
+        return Outcome(tuple(results), tuple(before), tuple(after))
     finally:
         verifier.close()
 

@@ -162,20 +162,50 @@ def _decode_stream(text: str) -> list[dict[str, object]]:
     return items
 
 
-def _looks_like_path(pattern: str) -> bool:
-    return pattern.startswith((".", "/")) or (os.sep in pattern and Path(pattern).exists())
+def _module_root(directory: Path) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / "go.mod").is_file():
+            return candidate
+    return None
+
+
+def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str]]:
+    """Where to run the go command, and the patterns as it should see them there.
+
+    A pattern naming a directory (`./...`, `examples/...`, `internal/store`) is made relative to
+    the root of the module that holds it, so `goescape fix examples/...` works from outside the
+    module too; import paths (`strings`, `encoding/json`) are passed on as they are.
+    """
+    roots: set[Path] = set()
+    resolved: list[str] = []
+    for pattern in patterns:
+        recursive = pattern == "..." or pattern.endswith("/...")
+        base = pattern.removesuffix("...").removesuffix("/") or "."
+        directory = (cwd / base).resolve()
+        if not (pattern.startswith((".", "/")) or directory.is_dir()):
+            resolved.append(pattern)
+            continue
+        if not directory.is_dir():
+            raise PackageLoadError("no such directory", path=directory, hint="name a package directory or import path")
+        root = _module_root(directory)
+        if root is None:
+            raise NotInModule(
+                "not inside a Go module (no go.mod here or above)",
+                path=directory,
+                hint="run goescape from inside a module or pass -C DIR",
+            )
+        roots.add(root)
+        rel = os.path.relpath(directory, root)
+        resolved.append(("./" if rel == "." else "./" + rel) + ("/..." if recursive else ""))
+    if len(roots) > 1:
+        raise PackageLoadError(
+            "the patterns span several modules: " + ", ".join(sorted(map(str, roots))), hint="run once per module"
+        )
+    return (roots.pop() if roots else cwd), resolved
 
 
 def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Package]:
-    """Resolve go-command patterns (`./...`, a directory, an import path) to packages."""
-    if any(_looks_like_path(p) for p in patterns):
-        gomod = tc.run(["env", "GOMOD"], cwd).stdout.strip()
-        if gomod in ("", os.devnull):
-            raise NotInModule(
-                "not inside a Go module (no go.mod here or above)",
-                path=cwd,
-                hint="run goescape from inside a module or pass -C DIR",
-            )
+    """List the packages that resolved patterns name, run from `cwd` (see resolve_patterns)."""
     out = tc.run(["list", "-e", f"-json={_LIST_FIELDS}", *patterns], cwd)
     if out.returncode != 0 and not out.stdout.strip():
         raise PackageLoadError(

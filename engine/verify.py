@@ -97,24 +97,33 @@ class Verifier:
             pkgs += [name for name in self._importers if name not in pkgs]
         return pkgs
 
-    def _go(self, verb: list[str], proposals: Sequence[Proposal]) -> tuple[Outcome, dict[Path, bytes]]:
+    def _go(
+        self, verb: list[str], proposals: Sequence[Proposal], packages: Sequence[str] = ()
+    ) -> tuple[Outcome, dict[Path, bytes]]:
         files, error = self.render(proposals)
         if error:
             return Outcome(False, error), {}
         overlay, names = self._overlay(files)
-        out = self.tc.run([*verb, f"-overlay={overlay}", *self._targets(proposals)], self.cwd)
+        out = self.tc.run([*verb, f"-overlay={overlay}", *(packages or self._targets(proposals))], self.cwd)
         text = _unmap(out.stdout + out.stderr, names)
         return Outcome(out.returncode == 0, text), files
 
-    def build(self, proposals: Sequence[Proposal]) -> Outcome:
-        outcome, files = self._go(["build", GCFLAGS, "-o", "/dev/null"], proposals)
+    def build(self, proposals: Sequence[Proposal], packages: Sequence[str] = ()) -> Outcome:
+        """Compile with escape diagnostics; facts are kept for the scanned packages only."""
+        outcome, files = self._go(["build", GCFLAGS, "-o", "/dev/null"], proposals, packages)
         if outcome.ok:
             sources = dict(self.sources)
             sources.update({path: parse_bytes(path, data) for path, data in files.items()})
-            outcome.facts = allocation_facts(parse_diagnostics(outcome.output, self.cwd, sources))
+            facts = allocation_facts(parse_diagnostics(outcome.output, self.cwd, sources))
+            outcome.facts = [f for f in facts if f.package in self.packages]
         else:
             outcome.output = _compiler_errors(outcome.output)
         return outcome
+
+    def measure(self, proposals: Sequence[Proposal]) -> list[EscapeFact]:
+        """Every scanned package's escapes with the proposals applied: callers that inline the
+        changed code lose escapes too, and a report's before → after must count those."""
+        return self.build(proposals, sorted(self.packages)).facts
 
     def vet(self, proposals: Sequence[Proposal]) -> Outcome:
         outcome, _ = self._go(["vet"], proposals)
