@@ -121,7 +121,9 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
     if results:
         console.print(detail)
     before, after = len(outcome.before), len(outcome.after)
-    console.print(f"escapes in the scanned packages with the verified rewrites: {before} → {after} ({after - before:+d})")
+    console.print(
+        f"escapes in the scanned packages with the verified rewrites: {before} → {after} ({after - before:+d})"
+    )
 
 
 def result_json(result: Result, cwd: Path) -> dict[str, Any]:

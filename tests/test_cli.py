@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
@@ -19,7 +18,11 @@ GO_MOD = "module example.com/t\n\ngo 1.22\n"
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def _escape_count(capsys: pytest.CaptureFixture[str], directory: Path) -> int:
@@ -120,7 +123,9 @@ def test_package_that_does_not_build_is_one_error(
     assert _snapshot(tmp_path) == before
 
 
-def test_path_outside_a_module_is_one_error(tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]) -> None:
+def test_path_outside_a_module_is_one_error(
+    tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_tree(tmp_path, {"a.go": "package t\n"})
     assert main(["scan", "-C", str(tmp_path), "./..."]) == 2
     line = _one_error_line(capsys)
