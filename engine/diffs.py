@@ -15,8 +15,9 @@ def _lines(data: bytes) -> list[str]:
 
 
 def display_path(path: Path, cwd: Path) -> str:
+    """Relative to `cwd` when the file is below it (what `git apply` expects), else absolute."""
     rel = os.path.relpath(path, cwd)
-    return rel.replace(os.sep, "/")
+    return (str(path) if rel.startswith("..") else rel).replace(os.sep, "/")
 
 
 def unified_diff(path: Path, old: bytes, new: bytes, cwd: Path) -> str:

@@ -40,7 +40,8 @@ def overlaps(a: Proposal, b: Proposal) -> bool:
 def _import_specs(src: SourceFile) -> list[tuple[Node, str, str]]:
     """(spec node, import path, local name or "") for every import in the file."""
     specs = []
-    for node in walk(src.root):
+    declarations = [n for n in src.root.named_children if n.type == "import_declaration"]
+    for node in (spec for decl in declarations for spec in walk(decl)):
         if node.type == "import_spec":
             path_node = node.child_by_field_name("path")
             name_node = node.child_by_field_name("name")

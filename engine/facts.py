@@ -120,8 +120,9 @@ def parse_diagnostics(
     """
     package = ""
     details: dict[tuple[Path, int, int, str], _Detail] = {}
-    inlining: dict[tuple[Path, int, int], list[str]] = {}
+    inlining: dict[tuple[str, Path, int, int], list[str]] = {}
     current: _Detail | None = None
+    paths: dict[str, Path] = {}
     raw: list[tuple[str, Path, int, int, Kind, str, str]] = []
     for line in text.splitlines():
         if line.startswith("# "):
@@ -131,17 +132,21 @@ def parse_diagnostics(
         m = _POS.match(line)
         if not m:
             continue
-        path = _resolve(m.group("file"), cwd, overlay_names)
-        ln, col, msg = int(m.group("line")), int(m.group("col") or 0), m.group("msg")
+        msg = m.group("msg")
         if msg.startswith(" ") and current is not None:
             current.flow.append(msg.strip())
             continue
+        name = m.group("file")
+        if name not in paths:
+            paths[name] = _resolve(name, cwd, overlay_names)
+        path = paths[name]
+        ln, col = int(m.group("line")), int(m.group("col") or 0)
         current = None
         if head := _DETAIL_ESCAPE.match(msg) or _DETAIL_LEAK.match(msg):
             current = details.setdefault((path, ln, col, head.group("expr")), _Detail(head.group("func")))
             continue
         if inl := _INLINING.match(msg):
-            inlining.setdefault((path, ln, col), []).append(inl.group("callee"))
+            inlining.setdefault((package, path, ln, col), []).append(inl.group("callee"))
             continue
         if (found := _kind_and_expr(msg)) is not None:
             raw.append((package, path, ln, col, found[0], found[1], msg))
@@ -166,7 +171,7 @@ def parse_diagnostics(
                 function=function,
                 flow=tuple(detail.flow) if detail else (),
                 message=msg,
-                inlined=tuple(inlining.get((path, ln, col), ())),
+                inlined=tuple(inlining.get((package, path, ln, col), ())),
             )
         )
     return facts

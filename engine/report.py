@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from goescape.engine.codemod import Codemod, Proposal, Skip
+from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
 from goescape.engine.results import Rejected, Result, Skipped, Verified
 from goescape.engine.runner import Outcome
@@ -17,10 +17,7 @@ from rich.table import Table
 
 
 def _rel(path: Path, cwd: Path) -> str:
-    try:
-        return os.path.relpath(path, cwd)
-    except ValueError:
-        return str(path)
+    return str(path) if str(path).startswith("<") else display_path(path, cwd)
 
 
 def _advice(item: Classified) -> str:

@@ -1,0 +1,60 @@
+"""Time goescape against a bare `go build -gcflags=-m` of the same packages and print the ratios.
+
+Run: python benchmarks/bench.py [--repeat N]
+Each command runs once to warm the build cache, then N times; the table shows median seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STD = ["strings", "strconv", "encoding/json", "net/url", "text/template"]
+
+
+def _time(command: list[str], cwd: Path, repeat: int) -> float:
+    subprocess.run(command, cwd=cwd, capture_output=True, check=False)  # warm the build cache
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    go = shutil.which("go")
+    goescape = shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
+    if go is None:
+        print("bench: no go on PATH", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        examples = Path(tmp) / "examples"
+        shutil.copytree(ROOT / "examples", examples)
+        targets = [("examples", examples, ["./..."]), ("std slice", Path(tmp), STD)]
+        print(f"{'target':<12} {'command':<28} {'seconds':>8} {'ratio to go':>14}")
+        for name, cwd, patterns in targets:
+            bare = _time([go, "build", "-gcflags=-m", "-o", os.devnull, *patterns], cwd, args.repeat)
+            print(f"{name:<12} {'go build -gcflags=-m':<28} {bare:8.2f} {1.0:14.1f}")
+            for label, command in (
+                ("goescape scan", [goescape, "scan", "--json", *patterns]),
+                ("goescape fix --verify vet", [goescape, "fix", "--json", "--verify", "vet", *patterns]),
+            ):
+                seconds = _time(command, cwd, args.repeat)
+                print(f"{name:<12} {label:<28} {seconds:8.2f} {seconds / bare:14.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
