@@ -25,8 +25,9 @@ _POS = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<msg>.*)$
 _DETAIL_ESCAPE = re.compile(r"^(?P<expr>.+) escapes to heap in (?P<func>.+):$")
 _DETAIL_LEAK = re.compile(r"^parameter (?P<expr>\S+) leaks to (?P<dest>.+) for (?P<func>\S+) with derefs=-?\d+:$")
 _INLINING = re.compile(r"^inlining call to (?P<callee>.+)$")
+# Literals; the compiler prints long string constants cut short with "...".
 _CONSTANT = re.compile(
-    r"""^(?:"(?:[^"\\]|\\.)*"|`[^`]*`|'(?:[^'\\]|\\.)+'|-?[0-9][0-9a-fA-FxXoObB_.eEpP+-]*i?|true|false|nil)$"""
+    r"""^(?:"(?:[^"\\]|\\.)*(?:"|\.\.\.)|`[^`]*`|'(?:[^'\\]|\\.)+'|-?[0-9][0-9a-fA-FxXoObB_.eEpP+-]*i?|true|false|nil)$"""
 )
 
 
@@ -211,11 +212,13 @@ def classify(
     sources: dict[Path, SourceFile],
     addressed: dict[tuple[str, int, int, str, str], str],
     declined: dict[tuple[str, int, int, str, str], str] | None = None,
+    homes: dict[str, set[Path]] | None = None,
 ) -> list[Classified]:
     """Put each fact in exactly one Class.
 
     `addressed` maps fact keys to the codemod proposing a fix; `declined` to why a codemod that
-    matched the spot left it alone, which becomes the detail of a "no known rewrite".
+    matched the spot left it alone, which becomes the detail of a "no known rewrite"; `homes` maps
+    each package to its files, so that generic or inlined code of another package is told apart.
     """
     seen: dict[tuple[str, int, int, str, str], EscapeFact] = {}
     real = {(f.kind, f.expr): f for f in reversed(facts) if not str(f.path).startswith("<")}
@@ -231,6 +234,10 @@ def classify(
             continue
         if _CONSTANT.match(fact.expr):
             out.append(Classified(fact, Class.CONSTANT, "a constant boxed into an interface points at static data"))
+            continue
+        home = (homes or {}).get(fact.package)
+        if home is not None and fact.path not in home:
+            out.append(Classified(fact, Class.INLINED, f"code of {fact.path.parent.name}/{fact.path.name} compiled here"))
             continue
         src = sources.get(fact.path)
         if fact.inlined and (src is None or not _source_says(src, fact)):

@@ -88,7 +88,9 @@ def propose(
     out: list[Proposal | Skip] = []
     gofmt_ok: dict[Path, bool] = {}
     for package in session.packages:
-        facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates]
+        # A fact can sit in another package's file (generic or inlined code compiled here): not ours to edit.
+        own = set(package.go_files)
+        facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
         if not facts:
             continue
         ctx = Context(package, facts, options, session.sources)
@@ -140,7 +142,8 @@ def classify_session(session: Session, proposals: Sequence[Proposal | Skip]) -> 
                 addressed[t.key] = p.codemod
             else:
                 declined.setdefault(t.key, f"{p.codemod} left it: {p.reason}")
-    return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed, declined)
+    homes = {p.import_path: set(p.go_files) for p in session.packages}
+    return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed, declined, homes)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ these rules only need to be right often and never to silently change behaviour.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from goescape.engine.parsing import Node, SourceFile, walk
 
 BASIC = {
     "string", "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64",
     "uintptr", "byte", "rune", "float32", "float64",
 }  # fmt: skip
+_INTEGERS = BASIC - {"string", "bool", "float32", "float64"}
 _STRING_FUNCS = {
     "strconv.Itoa", "strconv.Quote", "strconv.FormatInt", "strconv.FormatUint", "strconv.FormatBool",
     "strings.ToLower", "strings.ToUpper", "strings.TrimSpace", "strings.Join", "strings.Repeat",
@@ -19,77 +22,107 @@ _STRING_FUNCS = {
     "strings.Title", "filepath.Join", "filepath.Base", "path.Join", "path.Base",
 }  # fmt: skip
 _INT_FUNCS = {"len", "cap", "copy", "strings.Index", "strings.Count", "strings.LastIndex", "bytes.Index"}
+# Nodes that open a scope: a name declared inside one is visible only within its span.
+_SCOPES = {
+    "source_file", "function_declaration", "method_declaration", "func_literal", "block", "for_statement",
+    "if_statement", "expression_switch_statement", "type_switch_statement", "expression_case", "type_case",
+    "default_case", "communication_case",
+}  # fmt: skip
+# Parameter lists that belong to a type, not to a function body: their names are in no scope.
+_SIGNATURES = {"function_type", "method_elem", "method_spec"}
+
+
+class Binding(NamedTuple):
+    """One declaration of a name: the declaring node, its type as written, and its initial value."""
+
+    node: Node
+    type: str | None
+    value: Node | None
+
+
+def declared(src: SourceFile, name: str, at: Node) -> Binding | None:
+    """The declaration of `name` in scope at `at`, the innermost one, or None when this file has none.
+
+    Local names are visible from the end of their declaration; package-level ones everywhere.
+    """
+    best: Binding | None = None
+    best_key = (-1, -1)
+    for node in walk(src.root):
+        found = _binds(src, node, name)
+        if found is None:
+            continue
+        scope = _scope_of(found.node)
+        if scope is None or not scope.start_byte <= at.start_byte < scope.end_byte:
+            continue
+        if scope.type != "source_file" and found.node.end_byte > at.start_byte:
+            continue
+        # Scopes that contain `at` are nested, so the innermost starts last.
+        key = (scope.start_byte, found.node.start_byte)
+        if key > best_key:
+            best, best_key = found, key
+    return best
+
+
+def declared_type(src: SourceFile, expr: Node) -> str | None:
+    """The type an identifier's declaration writes (`MyInt`, `error`, `[]byte`), or None."""
+    if expr.type != "identifier":
+        return None
+    found = declared(src, src.text(expr), expr)
+    return found.type if found is not None else None
 
 
 def _scope_of(decl: Node) -> Node | None:
-    """The node whose span a declaration is visible in."""
     node = decl.parent
-    while node is not None and node.type not in ("block", "for_statement", "function_declaration",
-                                                  "method_declaration", "func_literal", "source_file",
-                                                  "if_statement", "expression_case", "type_case",
-                                                  "communication_case", "default_case"):  # fmt: skip
+    while node is not None and node.type not in _SCOPES:
+        if node.type in _SIGNATURES:
+            return None
         node = node.parent
     return node
 
 
-def _declared(src: SourceFile, use: Node) -> tuple[Node, Node | None, Node | None] | None:
-    """The nearest declaration in scope of the identifier `use`: (declaring node, type, value)."""
-    name = src.text(use)
-    best: tuple[Node, Node | None, Node | None] | None = None
-    root = use
-    while root.parent is not None:
-        root = root.parent
-    for node in walk(root):
-        if node.start_byte >= use.start_byte:
-            continue
-        found = _binds(src, node, name)
-        if found is None:
-            continue
-        scope = _scope_of(node)
-        if scope is not None and scope.start_byte <= use.start_byte < scope.end_byte:
-            if best is None or node.start_byte > best[0].start_byte:
-                best = found
-    return best
-
-
-def _binds(src: SourceFile, node: Node, name: str) -> tuple[Node, Node | None, Node | None] | None:
-    if node.type in ("parameter_declaration", "var_spec", "const_spec"):
-        names = node.children_by_field_name("name")
-        if any(src.text(n) == name for n in names):
-            value = node.child_by_field_name("value")
-            index = [src.text(n) for n in names].index(name)
-            values = value.named_children if value is not None and value.type == "expression_list" else [value]
-            return node, node.child_by_field_name("type"), values[index] if index < len(values) else None
-    if node.type == "short_var_declaration":
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if left is not None and right is not None:
-            names = [src.text(n) for n in left.named_children]
-            if name in names and len(right.named_children) == len(names):
-                return node, None, right.named_children[names.index(name)]
-    if node.type == "range_clause":
-        left = node.child_by_field_name("left")
-        if left is not None and left.named_children and src.text(left.named_children[0]) == name:
-            over = node.child_by_field_name("right")
-            if over is not None and _ranges_with_int_index(src, over):
-                return node, None, None
-    if node.type == "for_clause":
-        init = node.child_by_field_name("initializer")
-        if init is not None:
-            return _binds(src, init, name)
+def _binds(src: SourceFile, node: Node, name: str) -> Binding | None:
+    """The binding of `name` that `node` declares, if it declares one (with an unknown type if need be)."""
+    if node.type in ("parameter_declaration", "variadic_parameter_declaration", "var_spec", "const_spec"):
+        names = [src.text(n) for n in node.children_by_field_name("name")]
+        if name not in names:
+            return None
+        typ = node.child_by_field_name("type")
+        if node.type == "variadic_parameter_declaration":
+            return Binding(node, None, None)
+        value = node.child_by_field_name("value")
+        values = value.named_children if value is not None and value.type == "expression_list" else [value]
+        single = len(values) == len(names)
+        return Binding(node, src.text(typ) if typ else None, values[names.index(name)] if single else None)
+    if node.type in ("short_var_declaration", "range_clause", "receive_statement"):
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        names = [src.text(n) for n in left.named_children] if left is not None else []
+        if name not in names or not any(c.type == ":=" for c in node.children):
+            return None
+        index = names.index(name)
+        if node.type == "range_clause":
+            return Binding(node, _range_types(src, right)[index] if right is not None else None, None)
+        values = right.named_children if right is not None and right.type == "expression_list" else []
+        return Binding(node, None, values[index] if len(values) == len(names) else None)
+    if node.type == "type_switch_statement":
+        alias = node.child_by_field_name("alias")
+        if alias is not None and name in (src.text(n) for n in alias.named_children):
+            return Binding(alias, None, None)
     return None
 
 
-def _ranges_with_int_index(src: SourceFile, over: Node) -> bool:
+def _range_types(src: SourceFile, over: Node) -> tuple[str | None, str | None]:
+    """The types of the key and value a `range` over `over` declares, where the tree says them."""
     if over.type == "int_literal":
-        return True
-    if over.type == "identifier":
-        kind = basic_type(src, over)
-        if kind in ("int", "string"):
-            return True
-        decl = _declared(src, over)
-        return decl is not None and decl[1] is not None and decl[1].type in ("slice_type", "array_type")
-    return False
+        return "int", None
+    kind = basic_type(src, over)
+    if kind == "string":
+        return "int", "int32"
+    if kind in _INTEGERS:
+        return kind, None
+    typ = declared(src, src.text(over), over) if over.type == "identifier" else None
+    if typ is not None and typ.type is not None and typ.type.startswith("["):
+        return "int", typ.type.split("]", 1)[1]
+    return None, None
 
 
 def basic_type(src: SourceFile, expr: Node) -> str | None:
@@ -122,17 +155,12 @@ def basic_type(src: SourceFile, expr: Node) -> str | None:
         return None
     if expr.type != "identifier":
         return None
-    if src.text(expr) in ("true", "false"):
-        return "bool"
-    decl = _declared(src, expr)
-    if decl is None:
+    found = declared(src, src.text(expr), expr)
+    if found is None:
         return None
-    node, typ, value = decl
-    if node.type == "range_clause":
-        return "int"
-    if typ is not None:
-        text = src.text(typ)
-        return text if text in BASIC else None
-    if value is not None and value.type != "identifier" and node.type != "const_spec":
-        return basic_type(src, value)
+    if found.type is not None:
+        return found.type if found.type in BASIC else None
+    # An untyped constant has no type of its own until it is used; leave it to the compiler.
+    if found.value is not None and found.node.type != "const_spec":
+        return basic_type(src, found.value)
     return None
