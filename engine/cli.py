@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+
 from goescape.engine import __version__, report
 from goescape.engine.codemod import Codemod, Options, load_codemods
 from goescape.engine.diffs import colour, unified_diffs
@@ -18,7 +20,6 @@ from goescape.engine.runner import classify_session, final_contents, load, propo
 from goescape.engine.toolchain import find_toolchain
 from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
-from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -237,7 +237,9 @@ def classify(
             continue
         home = (homes or {}).get(fact.package)
         if home is not None and fact.path not in home:
-            out.append(Classified(fact, Class.INLINED, f"code of {fact.path.parent.name}/{fact.path.name} compiled here"))
+            out.append(
+                Classified(fact, Class.INLINED, f"code of {fact.path.parent.name}/{fact.path.name} compiled here")
+            )
             continue
         src = sources.get(fact.path)
         if fact.inlined and (src is None or not _source_says(src, fact)):

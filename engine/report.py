@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
 from goescape.engine.results import Rejected, Result, Skipped, Verified
 from goescape.engine.runner import Outcome
-from rich.console import Console
-from rich.table import Table
 
 
 def _rel(path: Path, cwd: Path) -> str:

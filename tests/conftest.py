@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from goescape.engine.errors import ToolchainMissing
 from goescape.engine.toolchain import Toolchain, find_toolchain
 

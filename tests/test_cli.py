@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 

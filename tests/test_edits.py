@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from goescape.engine.codemod import Edit, Proposal
 from goescape.engine.edits import apply_edits, fix_imports, gofmt, render_file
 from goescape.engine.errors import EditConflict

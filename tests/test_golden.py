@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from goescape.engine import txtar
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from goescape.engine.errors import WriteFailed
 from goescape.engine.toolchain import Toolchain
 from goescape.engine.writing import write_all
