@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from goescape.engine import __version__, report
+from goescape.engine import STOPPED, __version__, report
 from goescape.engine.codemod import Codemod, Options, load_codemods
 from goescape.engine.diffs import colour, unified_diffs
 from goescape.engine.errors import GoescapeError
@@ -169,11 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GoescapeError as exc:
         click.echo(f"goescape: {exc.line()}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("goescape: stopped; no file was changed", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("goescape: stopped; no file was changed", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(STOPPED, err=True)
         return 130
     except click.exceptions.ClickException as exc:
         exc.show()
@@ -181,7 +178,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -138,7 +138,7 @@ def test_missing_toolchain_says_how_to_get_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GOESCAPE_GO"}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin"
     out = subprocess.run(
-        [sys.executable, "-m", "goescape.engine.cli", "fix", "--write", "-C", str(tmp_path)],
+        [sys.executable, "-m", "goescape.engine", "fix", "--write", "-C", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,

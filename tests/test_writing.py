@@ -72,7 +72,7 @@ def test_ctrl_c_during_the_swap_leaves_all_old_or_all_new(tmp_path: Path, attemp
 
 def test_ctrl_c_stops_the_cli_without_writing(examples_copy: Path, toolchain: Toolchain) -> None:
     original = {p: p.read_bytes() for p in examples_copy.rglob("*.go")}
-    command = [sys.executable, "-m", "goescape.engine.cli", "fix", "--write", "-C", str(examples_copy), "./..."]
+    command = [sys.executable, "-m", "goescape.engine", "fix", "--write", "-C", str(examples_copy), "./..."]
     interrupted = 0
     for delay in (0.3, 0.6, 1.0):
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
