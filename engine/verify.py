@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +18,53 @@ from goescape.engine.results import Rejected, Stage, Verified
 from goescape.engine.toolchain import Package, Toolchain, importers
 
 LEVELS = ("build", "vet", "test")
-FactKey = tuple[str, str, str, str]
+Ident = tuple[str, str, str, str]
 
 
-def fact_key(fact: EscapeFact) -> FactKey:
-    """A fact's identity that survives edits elsewhere in its file: file, function, kind, expression."""
+def _ident(fact: EscapeFact) -> Ident:
     return (str(fact.path), fact.function, fact.kind.value, fact.expr)
+
+
+def line_map(old: bytes, new: bytes) -> dict[int, tuple[int, bool]]:
+    """New line → (original line, unchanged) for the lines an edit kept or rewrote one for one."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    mapping: dict[int, tuple[int, bool]] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            mapping.update({j1 + k + 1: (i1 + k + 1, tag == "equal") for k in range(j2 - j1)})
+    return mapping
+
+
+def compare(before: Sequence[EscapeFact], after: Outcome) -> tuple[list[EscapeFact], list[EscapeFact]]:
+    """(removed, added): baseline facts with no counterpart after the edit, and new facts with none before.
+
+    A fact on an unchanged line must match file, function, kind, expression, line and column: an
+    inlined callee's `moved to heap: c` and the caller's own `c` can share all but the column. On a
+    line rewritten one for one the column may move, so the line decides; a line the edit added
+    matches nothing.
+    """
+    pool: dict[Ident, list[EscapeFact]] = {}
+    for fact in before:
+        pool.setdefault(_ident(fact), []).append(fact)
+    added: list[EscapeFact] = []
+    loose: list[tuple[EscapeFact, int]] = []
+    for fact, (line, column) in zip(after.facts, after.where, strict=True):
+        candidates = pool.get(_ident(fact), [])
+        if line < 0:
+            added.append(fact)
+        elif column < 0:
+            loose.append((fact, line))
+        elif hit := next((b for b in candidates if (b.line, b.column) == (line, column)), None):
+            candidates.remove(hit)
+        else:
+            added.append(fact)
+    for fact, line in loose:
+        candidates = pool.get(_ident(fact), [])
+        if hit := next((b for b in candidates if b.line == line), None):
+            candidates.remove(hit)
+        else:
+            added.append(fact)
+    return [b for facts in pool.values() for b in facts], added
 
 
 @dataclass
@@ -31,6 +72,8 @@ class Outcome:
     ok: bool
     output: str = ""
     facts: list[EscapeFact] = field(default_factory=list)
+    # Each fact's (line, column) in the original file; -1 where the edit made the line or moved the column.
+    where: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -116,8 +159,25 @@ class Verifier:
             sources.update({path: parse_bytes(path, data) for path, data in files.items()})
             facts = allocation_facts(parse_diagnostics(outcome.output, self.cwd, sources))
             outcome.facts = [f for f in facts if f.package in self.packages]
+            maps = {path: line_map(self.sources[path].data, data) for path, data in files.items()}
+            for f in outcome.facts:
+                if f.path not in maps:
+                    outcome.where.append((f.line, f.column))
+                    continue
+                line, same = maps[f.path].get(f.line, (-1, False))
+                outcome.where.append((line, f.column if same else -1))
         else:
             outcome.output = _compiler_errors(outcome.output)
+        return outcome
+
+    def compiles(self, proposals: Sequence[Proposal]) -> Outcome:
+        """The build check: `go build`, and when test files were edited, their compile too
+        (`go build` skips _test.go files; `go test -run ^$` compiles them and runs no test)."""
+        outcome = self.build(proposals)
+        if outcome.ok and any(e.path.name.endswith("_test.go") for p in proposals for e in p.edits):
+            tests, _ = self._go(["test", "-count=1", "-vet=off", "-run", "^$"], proposals)
+            if not tests.ok:
+                return Outcome(False, _compiler_errors(tests.output))
         return outcome
 
     def measure(self, proposals: Sequence[Proposal]) -> list[EscapeFact]:
@@ -167,7 +227,7 @@ class Verifier:
             return results
 
         self.progress(f"building {len(alive)} proposals")
-        alive, bad = bisect(alive, self.build)
+        alive, bad = bisect(alive, self.compiles)
         results += [Rejected(p, Stage.BUILD, "does not build: " + _first(why), why) for p, why in bad]
         if not alive:
             return results
@@ -185,15 +245,10 @@ class Verifier:
             alive, failed = self._judge_tests(alive)
             results += failed
             checks.append("test " + " ".join(self._targets(alive)) if alive else "test")
-        after = self.build(alive).facts if alive else []
-        after_count = Counter(fact_key(f) for f in after)
+        removed, _ = compare(self.baseline, self.build(alive)) if alive else ([], [])
         for p in alive:
-            removed = tuple(t for t in p.targets if after_count[fact_key(t)] < self._before()[fact_key(t)])
-            results.append(Verified(p, removed, tuple(checks)))
+            results.append(Verified(p, tuple(t for t in p.targets if t in removed), tuple(checks)))
         return results
-
-    def _before(self) -> Counter[FactKey]:
-        return Counter(fact_key(f) for f in self.baseline)
 
     def _judge_escapes(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
         """Each targeted escape must be gone and no escape may be added.
@@ -202,39 +257,39 @@ class Verifier:
         that a proposal declares expected (`allowed_new`) is explained; the rest are found by
         compiling the proposals of that function alone.
         """
-        before = self._before()
         outcome = self.build(alive)
-        after = Counter(fact_key(f) for f in outcome.facts)
-        added = [k for k in after if after[k] > before[k]]
+        removed, added = compare(self.baseline, outcome)
         touched = {id(p): self._touched_functions(p) for p in alive}
-        blamed: dict[int, FactKey] = {}
-        unpinned: list[tuple[FactKey, list[Proposal]]] = []
-        for k in added:
-            owners = [p for p in alive if (k[0], outer_function(k[1])) in touched[id(p)]]
-            if any(re.search(rx, k[3]) for p in owners for rx in p.allowed_new):
+        blamed: dict[int, EscapeFact] = {}
+        unpinned: list[tuple[EscapeFact, list[Proposal]]] = []
+        for fact in added:
+            owners = [p for p in alive if (str(fact.path), outer_function(fact.function)) in touched[id(p)]]
+            if any(re.search(rx, fact.expr) for p in owners for rx in p.allowed_new):
                 continue
             if len(owners) == 1:
-                blamed.setdefault(id(owners[0]), k)
+                blamed.setdefault(id(owners[0]), fact)
             else:
-                unpinned.append((k, owners or alive))
-        for k, suspects in unpinned:
+                unpinned.append((fact, owners or alive))
+        for fact, suspects in unpinned:
             for p in suspects:
                 if id(p) in blamed:
                     continue
-                alone = Counter(fact_key(f) for f in self.build([p]).facts)
-                if alone[k] > before[k]:
-                    blamed[id(p)] = k
+                _, alone = compare(self.baseline, self.build([p]))
+                if any(_ident(a) == _ident(fact) for a in alone):
+                    blamed[id(p)] = fact
         rejected: list[Rejected] = []
         keep: list[Proposal] = []
         for p in alive:
-            stayed = [t for t in p.targets if after[fact_key(t)] >= before[fact_key(t)]]
+            stayed = [t for t in p.targets if t not in removed]
             if not p.targets:
                 rejected.append(Rejected(p, Stage.ESCAPE, "the compiler reports no escape here for it to remove"))
             elif stayed:
                 t = stayed[0]
                 rejected.append(Rejected(p, Stage.ESCAPE, f"the escape stayed: {t.path.name}:{t.line}: {t.message}"))
             elif id(p) in blamed:
-                rejected.append(Rejected(p, Stage.ESCAPE, "adds an escape: " + _describe(blamed[id(p)], outcome.facts)))
+                f = blamed[id(p)]
+                why = f"adds an escape: {f.path.name}:{f.line}: {f.message} (in {f.function})"
+                rejected.append(Rejected(p, Stage.ESCAPE, why))
             else:
                 keep.append(p)
         return keep, rejected
@@ -339,10 +394,3 @@ def _test_failure(text: str) -> str:
 
 def _first(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "no output")
-
-
-def _describe(key: FactKey, facts: Sequence[EscapeFact]) -> str:
-    fact = next((f for f in facts if fact_key(f) == key), None)
-    if fact is None:
-        return f"{key[3]} {key[2]} in {key[1]}"
-    return f"{fact.path.name}:{fact.line}: {fact.message} (in {fact.function})"
