@@ -12,11 +12,12 @@ import pytest
 from goescape.engine import txtar
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
+from goescape.engine.verify import line_map
 
 from .conftest import ROOT, go, write_tree
 
 CASES = sorted((ROOT / "golden").glob("*/*.txtar"))
-_ESCAPE_LINE = re.compile(r"^(?P<file>[^:]+):\d+:\d+: (?P<msg>.+)$")
+_ESCAPE_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):\d+: (?P<msg>.+)$")
 
 
 def _expected_name(name: str) -> str | None:
@@ -28,14 +29,20 @@ def _expected_name(name: str) -> str | None:
     return None
 
 
-def _escape_messages(tc: Toolchain, cwd: Path) -> list[tuple[str, str]]:
+def _escape_messages(tc: Toolchain, cwd: Path) -> list[tuple[str, int, str]]:
     out = go(tc, "build", "-gcflags=-m", "./...", cwd=cwd)
     found = []
     for line in out.stderr.splitlines():
         m = _ESCAPE_LINE.match(line.removeprefix("./"))
         if m:
-            found.append((m.group("file"), m.group("msg")))
+            found.append((m.group("file"), int(m.group("line")), m.group("msg")))
     return found
+
+
+def _listed(line: str) -> tuple[str, int, str]:
+    m = _ESCAPE_LINE.match(line)
+    assert m, f"not an escape line: {line}"
+    return m.group("file"), int(m.group("line")), m.group("msg")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
@@ -53,8 +60,7 @@ def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden:
     assert before.returncode == 0, f"the input must build:\n{before.stderr}"
     messages_before = _escape_messages(toolchain, tmp_path)
     for line in escapes:
-        m = _ESCAPE_LINE.match(line)
-        assert m and (m.group("file"), m.group("msg")) in messages_before, f"escape not reported before: {line}"
+        assert _listed(line) in messages_before, f"escape not reported before: {line}"
 
     status = main(["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", *flags, "./..."])
     assert status == 0
@@ -76,7 +82,11 @@ def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden:
     assert go(toolchain, "vet", "./...", cwd=tmp_path).returncode == 0
     gofmt = subprocess.run([str(toolchain.gofmt), "-l", "."], cwd=tmp_path, capture_output=True, text=True)
     assert gofmt.stdout == "", f"not gofmt-clean: {gofmt.stdout}"
-    messages_after = _escape_messages(toolchain, tmp_path)
+    # Lines move with the rewrite: map each escape reported after it back to its original line.
+    maps = {name: line_map(inputs[name].encode(), actual[name].encode()) for name in inputs}
+    messages_after = {
+        (file, maps[file].get(line, (-1, False))[0] if file in maps else line, msg)
+        for file, line, msg in _escape_messages(toolchain, tmp_path)
+    }
     for line in escapes:
-        m = _ESCAPE_LINE.match(line)
-        assert m and (m.group("file"), m.group("msg")) not in messages_after, f"escape still there: {line}"
+        assert _listed(line) not in messages_after, f"escape still there: {line}"
