@@ -32,6 +32,12 @@ def _common(fn: F) -> F:
     return fn
 
 
+def _console(stderr: bool = False) -> Console:
+    """A rich console; piped output gets a wide fixed width instead of rich's 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
 def _select(names: Sequence[str]) -> list[Codemod]:
     codemods = load_codemods()
     if not names:
@@ -67,7 +73,7 @@ def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json:
     if as_json:
         click.echo(json.dumps(report.scan_json(items, cwd, tc.version), indent=2))
         return
-    report.scan_tables(Console(), items, cwd, tc.version)
+    report.scan_tables(_console(), items, cwd, tc.version)
 
 
 @cli.command("fix")
@@ -104,7 +110,7 @@ def fix_cmd(
     tc = find_toolchain(go)
     cwd = Path(directory).resolve()
     codemods = _select(codemod_names)
-    err = Console(stderr=True)
+    err = _console(stderr=True)
     session = load(tc, patterns or ("./...",), cwd)
     options = Options(size_limit=size_limit, allow_api_change=allow_api_change)
     proposals = propose(session, codemods, options)
@@ -129,7 +135,7 @@ def fix_cmd(
         if diff and not write:
             out.write(colour(diff) if (use_colour if use_colour is not None else tty) else diff)
             out.flush()
-        table_console = Console() if tty else err
+        table_console = _console() if tty else err
         report.fix_tables(table_console, outcome, cwd, tc.version, level)
     if write and changes:
         write_all(changes)
@@ -159,7 +165,7 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
             json.dumps([{"name": c.name, "default": c.default_on, "summary": c.summary} for c in codemods], indent=2)
         )
         return
-    report.list_table(Console(), codemods)
+    report.list_table(_console(), codemods)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -106,7 +106,7 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
     detail = Table(show_header=True, title="each proposal", title_justify="left")
     for col in ("result", "codemod", "where", "function", "evidence or reason"):
         detail.add_column(col, overflow="fold")
-    for r in results:
+    for r in sorted(results, key=lambda r: (str(_proposal_of(r).path), _proposal_of(r).line)):
         p = _proposal_of(r)
         where = f"{_rel(p.path, cwd)}:{p.line}"
         if isinstance(r, Verified):
