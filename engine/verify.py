@@ -253,9 +253,9 @@ class Verifier:
     def _judge_escapes(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
         """Each targeted escape must be gone and no escape may be added.
 
-        An added escape is pinned on the one proposal that edited the function it appears in; one
-        that a proposal declares expected (`allowed_new`) is explained; the rest are found by
-        compiling the proposals of that function alone.
+        An added escape is pinned on the one proposal that edited the function it appears in (or a
+        function inlined there); one that a proposal declares expected (`allowed_new`) is explained;
+        the rest are found by compiling the suspects alone.
         """
         outcome = self.build(alive)
         removed, added = compare(self.baseline, outcome)
@@ -263,7 +263,13 @@ class Verifier:
         blamed: dict[int, EscapeFact] = {}
         unpinned: list[tuple[EscapeFact, list[Proposal]]] = []
         for fact in added:
-            owners = [p for p in alive if (str(fact.path), outer_function(fact.function)) in touched[id(p)]]
+            # A proposal owns an escape in a function it edited, or in a caller that inlined one it edited.
+            owners = [
+                p
+                for p in alive
+                if (str(fact.path), outer_function(fact.function)) in touched[id(p)]
+                or {name for _, name in touched[id(p)]} & set(fact.inlined)
+            ]
             if any(re.search(rx, fact.expr) for p in owners for rx in p.allowed_new):
                 continue
             if len(owners) == 1:
