@@ -55,6 +55,14 @@ class Proposal:
     # Regexes for escapes the rewrite is expected to add, each the visible form of an allocation the
     # old code made out of the compiler's sight (a concatenation's result that Sprintf built before).
     allowed_new: tuple[str, ...] = ()
+    # The calibration pattern (golden/<codemod>/calibrate/<pattern>.txtar) this rewrite is an instance of.
+    pattern: str = ""
+    # "escape": the targeted escapes must go. "runtime": they may stay (a preallocated slice still
+    # escapes), and only fewer allocations measured at run time prove the rewrite.
+    proof: str = "escape"
+    # Why the targeted escape may not go on this module, said when it does not (or when there is
+    # none): e.g. per-iteration loop variables since Go 1.22.
+    if_unproven: str = ""
 
     @property
     def files(self) -> frozenset[Path]:

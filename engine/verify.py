@@ -286,12 +286,16 @@ class Verifier:
         rejected: list[Rejected] = []
         keep: list[Proposal] = []
         for p in alive:
-            stayed = [t for t in p.targets if t not in removed]
-            if not p.targets:
-                rejected.append(Rejected(p, Stage.ESCAPE, "the compiler reports no escape here for it to remove"))
+            stayed = [t for t in p.targets if t not in removed] if p.proof == "escape" else []
+            because = f": {p.if_unproven}" if p.if_unproven else ""
+            if not p.targets and p.proof == "escape":
+                rejected.append(
+                    Rejected(p, Stage.ESCAPE, "the compiler reports no escape here for it to remove" + because)
+                )
             elif stayed:
                 t = stayed[0]
-                rejected.append(Rejected(p, Stage.ESCAPE, f"the escape stayed: {t.path.name}:{t.line}: {t.message}"))
+                why = f"the escape stayed: {t.path.name}:{t.line}: {t.message}{because}"
+                rejected.append(Rejected(p, Stage.ESCAPE, why))
             elif id(p) in blamed:
                 f = blamed[id(p)]
                 why = f"adds an escape: {f.path.name}:{f.line}: {f.message} (in {f.function})"
