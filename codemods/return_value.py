@@ -110,6 +110,7 @@ def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
         targets=targets,
         rationale=f"returning {typ} by value lets it live in the caller's frame instead of the heap",
         api_change=name[:1].isupper(),
+        pattern="value",
     )
 
 

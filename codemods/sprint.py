@@ -122,6 +122,7 @@ def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
         return skip(f"the format has {len(verbs)} verbs for {len(values)} arguments")
 
     imports: set[str] = set()
+    pattern = fn.lower() if fn in ("Errorf", "Fprintf") else ""  # the calibration pair it is an instance of
     if fn == "Errorf":
         new, imports = f"errors.New({quote}{literals[0]}{quote})", {"errors"}
     else:
@@ -136,6 +137,7 @@ def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
             if literal:
                 pieces.append(f"{quote}{literal}{quote}")
         new = " + ".join(pieces)
+        pattern = pattern or ("concat" if len(pieces) > 1 else "strconv" if imports else "string")
         if writer is not None:
             if len(pieces) != 1 or imports:
                 return skip('only Fprintf(w, "%s", s) of a string writes the same without building the text first')
@@ -163,6 +165,7 @@ def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
         edits=(Edit.replace(src, call, new),),
         targets=targets,
         rationale=rationale,
+        pattern=pattern,
         add_imports=tuple((src.path, imp) for imp in sorted(imports)),
         drop_imports=((src.path, "fmt"),),
         # A concatenation's result is what Sprintf allocated out of the compiler's sight; one the call

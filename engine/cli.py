@@ -12,11 +12,12 @@ import click
 from rich.console import Console
 
 from goescape.engine import STOPPED, __version__, report
+from goescape.engine.calibration import calibrate, unprofitable
 from goescape.engine.codemod import Codemod, Options, load_codemods
 from goescape.engine.diffs import colour, unified_diffs
 from goescape.engine.errors import GoescapeError
 from goescape.engine.results import Verified
-from goescape.engine.runner import classify_session, final_contents, load, propose, verify
+from goescape.engine.runner import bench, classify_session, final_contents, gate, load, propose, verify
 from goescape.engine.toolchain import find_toolchain
 from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
@@ -87,6 +88,20 @@ def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json:
 @click.option("--size-limit", type=int, default=128, show_default=True, help="return-value: largest struct, in bytes.")
 @click.option("--allow-api-change", is_flag=True, help="Also change exported functions' signatures.")
 @click.option("--colour/--no-colour", "use_colour", default=None, help="Colour the diff (default: on a terminal).")
+@click.option("--measure/--no-measure", default=True, show_default=True, help="Measure allocs/op of each rewrite.")
+@click.option("--all-patterns", is_flag=True, help="Also try patterns calibrated to save nothing on this toolchain.")
+@click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
+@click.option(
+    "--bench", "bench_regex", metavar="REGEX", help="Run the changed packages' matching benchmarks before and after."
+)
+@click.option(
+    "--count",
+    "bench_count",
+    type=click.IntRange(min=6),
+    default=6,
+    show_default=True,
+    help="Runs per side for --bench.",
+)
 def fix_cmd(
     patterns: tuple[str, ...],
     directory: str,
@@ -99,6 +114,11 @@ def fix_cmd(
     size_limit: int,
     allow_api_change: bool,
     use_colour: bool | None,
+    measure: bool,
+    all_patterns: bool,
+    allow_overcap: bool,
+    bench_regex: str | None,
+    bench_count: int,
 ) -> None:
     """Print a unified diff of the verified rewrites; --write applies them.
 
@@ -112,19 +132,28 @@ def fix_cmd(
     codemods = _select(codemod_names)
     err = _console(stderr=True)
     session = load(tc, patterns or ("./...",), cwd)
-    options = Options(size_limit=size_limit, allow_api_change=allow_api_change)
+    extra = {"allow_overcap": "true"} if allow_overcap else {}
+    options = Options(size_limit=size_limit, allow_api_change=allow_api_change, extra=extra)
     proposals = propose(session, codemods, options)
     with err.status("verifying", spinner="dots") as status:
-        outcome = verify(session, proposals, level, progress=lambda msg: status.update(msg))
+        if not all_patterns:
+            rows = calibrate(tc, codemods, progress=lambda msg: status.update(msg))
+            proposals = gate(proposals, unprofitable(rows))
+        outcome = verify(session, proposals, level, progress=lambda msg: status.update(msg), measure=measure)
     results = outcome.results
     changes = final_contents(session, results)
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
+    benchmarks = []
+    if bench_regex:
+        with err.status(f"benchmarking {bench_regex} ×{bench_count} before and after", spinner="dots"):
+            benchmarks = bench(session, results, bench_regex, bench_count, changes)
     if as_json:
         payload = {
             "go_version": tc.version,
             "verify": level,
             "results": [report.result_json(r, cwd) for r in results],
             "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
+            "benchmarks": [report.change_json(c) for c in benchmarks],
             "diff": diff,
             "written": bool(write and changes),
         }
@@ -137,6 +166,8 @@ def fix_cmd(
             out.flush()
         table_console = _console() if tty else err
         report.fix_tables(table_console, outcome, cwd, tc.version, level)
+        if bench_regex:
+            report.bench_table(table_console, benchmarks, bench_count)
     if write and changes:
         write_all(changes)
         if not as_json:
@@ -144,6 +175,29 @@ def fix_cmd(
     verified = any(isinstance(r, Verified) for r in results)
     if check and verified:
         raise SystemExit(1)
+
+
+@cli.command("calibrate")
+@click.option("--codemod", "codemod_names", multiple=True, help="Calibrate only this codemod (repeatable).")
+@click.option("--force", is_flag=True, help="Measure again even when the cache has this toolchain's figures.")
+@click.option("--go", "go", envvar="GOESCAPE_GO", help="The go binary to use (or GOESCAPE_GO).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def calibrate_cmd(codemod_names: tuple[str, ...], force: bool, go: str | None, as_json: bool) -> None:
+    """Measure each codemod's before/after benchmark pair on this toolchain (cached per go version).
+
+    Example:
+        goescape calibrate
+        goescape calibrate --codemod sprint --force
+    """
+    tc = find_toolchain(go)
+    codemods = _select(codemod_names) if codemod_names else load_codemods()
+    with _console(stderr=True).status("calibrating", spinner="dots") as status:
+        rows = calibrate(tc, codemods, force=force, progress=lambda msg: status.update(msg))
+    off = unprofitable(rows)
+    if as_json:
+        click.echo(json.dumps({"go_version": tc.version, "patterns": report.calibration_json(rows, off)}, indent=2))
+        return
+    report.calibration_table(_console(), rows, off, tc.version)
 
 
 @cli.command("list")
@@ -160,12 +214,26 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
     if markdown:
         click.echo(report.codemod_markdown(codemods))
         return
+    rows, version = [], ""
+    try:
+        tc = find_toolchain(None)
+        rows, version = calibrate(tc, codemods, cached_only=True), tc.version
+    except GoescapeError:
+        pass  # listing needs no toolchain; without one there are just no figures
+    off = unprofitable(rows)
     if as_json:
-        click.echo(
-            json.dumps([{"name": c.name, "default": c.default_on, "summary": c.summary} for c in codemods], indent=2)
-        )
+        listed = [
+            {
+                "name": c.name,
+                "default": c.default_on,
+                "summary": c.summary,
+                "patterns": report.calibration_json([r for r in rows if r.codemod == c.name], off),
+            }
+            for c in codemods
+        ]
+        click.echo(json.dumps({"go_version": version, "codemods": listed}, indent=2))
         return
-    report.list_table(_console(), codemods)
+    report.list_table(_console(), codemods, rows, off, version)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -177,6 +177,7 @@ class Codemod:
     query: str
     propose: ProposeFn
     default_on: bool = True
+    calibration: Path | None = None  # a folder of <pattern>.txtar before/after benchmark pairs
 
     @property
     def summary(self) -> str:
@@ -184,12 +185,20 @@ class Codemod:
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Codemod:
+        name = str(module.NAME)
+        here = Path(str(module.__file__)).resolve().parent
+        # Built-ins keep their calibration pairs beside their golden cases (golden/<name>/calibrate,
+        # installed as goescape/golden); a third-party module names its folder in CALIBRATE.
+        builtin = module.__name__.startswith("goescape.codemods.")
+        default = here.parent / "golden" / name / "calibrate" if builtin else None
+        calibration = getattr(module, "CALIBRATE", default)
         return cls(
-            name=str(module.NAME),
+            name=name,
             doc=inspect.getdoc(module) or "",
             query=str(module.QUERY),
             propose=module.propose,
             default_on=bool(getattr(module, "DEFAULT_ON", True)),
+            calibration=Path(calibration) if calibration is not None else None,
         )
 
     def run(self, ctx: Context, src: SourceFile, ranges: Iterable[tuple[int, int]]) -> list[Proposal | Skip]:

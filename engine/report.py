@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from goescape.engine.benchmarks import Change
+from goescape.engine.calibration import Calibration
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
@@ -111,7 +113,7 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
         where = f"{_rel(p.path, cwd)}:{p.line}"
         if isinstance(r, Verified):
             gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed) or "—"
-            detail.add_row("[green]verified[/]", p.codemod, where, p.function, f"removed: {gone}")
+            detail.add_row("[green]verified[/]", p.codemod, where, p.function, f"removed: {gone}; {r.allocs_text()}")
         elif isinstance(r, Rejected):
             detail.add_row("[red]rejected[/]", p.codemod, where, p.function, f"{r.stage.value}: {r.reason}")
         else:
@@ -138,6 +140,8 @@ def result_json(result: Result, cwd: Path) -> dict[str, Any]:
             "result": "verified",
             "rationale": result.proposal.rationale,
             "removed": [fact_json(t, cwd) for t in result.removed],
+            "allocs_per_op": {"before": result.allocs[0], "after": result.allocs[1]} if result.allocs else None,
+            "not_measured": result.unmeasured if result.allocs is None else "",
             "checks": list(result.checks),
         }
     if isinstance(result, Rejected):
@@ -151,14 +155,71 @@ def result_json(result: Result, cwd: Path) -> dict[str, Any]:
     return base | {"result": "skipped", "reason": result.skip.reason}
 
 
-def list_table(console: Console, codemods: Sequence[Codemod]) -> None:
-    table = Table(title="codemods", title_justify="left")
-    table.add_column("name")
-    table.add_column("default")
-    table.add_column("what it does", overflow="fold")
+def list_table(
+    console: Console,
+    codemods: Sequence[Codemod],
+    rows: Sequence[Calibration] = (),
+    off: dict[tuple[str, str], str] | None = None,
+    go_version: str = "",
+) -> None:
+    """The codemods, each with its calibrated patterns' allocs/op on this toolchain when known."""
+    table = Table(title=f"codemods{' · calibrated on ' + go_version if rows else ''}", title_justify="left")
+    for col in ("name", "default", "what it does", "allocs/op before → after (ns/op)"):
+        table.add_column(col, overflow="fold")
     for c in codemods:
-        table.add_row(c.name, "on" if c.default_on else "off", c.summary)
+        mine = [r for r in rows if r.codemod == c.name and r.gates]
+        figures = "\n".join(
+            f"{r.pattern}: {r.allocs_text()} ({r.before.ns:.0f} → {r.after.ns:.0f})"
+            + (" — off: saves nothing" if (r.codemod, r.pattern) in (off or {}) else "")
+            for r in mine
+        )
+        if not mine:
+            figures = "not calibrated: run `goescape calibrate`" if c.calibration else "no calibration pair"
+        default = (
+            "on"
+            if c.default_on and (not mine or any((r.codemod, r.pattern) not in (off or {}) for r in mine))
+            else "off"
+        )
+        table.add_row(c.name, default, c.summary, figures)
     console.print(table)
+
+
+def calibration_table(
+    console: Console, rows: Sequence[Calibration], off: dict[tuple[str, str], str], go_version: str
+) -> None:
+    table = Table(title=f"calibration on {go_version}", title_justify="left")
+    for col in ("codemod", "pattern", "input", "allocs/op", "B/op", "ns/op", "verdict"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        verdict = "saves" if r.saves else "no saving"
+        if r.gates:
+            verdict += " · off by default" if (r.codemod, r.pattern) in off else " · on"
+        table.add_row(
+            r.codemod,
+            r.pattern,
+            "typical" if r.gates else r.benchmark,
+            r.allocs_text(),
+            f"{r.before.bytes:g} → {r.after.bytes:g}",
+            f"{r.before.ns:.0f} → {r.after.ns:.0f}",
+            verdict,
+        )
+    console.print(table)
+
+
+def calibration_json(rows: Sequence[Calibration], off: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "codemod": r.codemod,
+            "pattern": r.pattern,
+            "benchmark": r.benchmark,
+            "before": {"allocs": r.before.allocs, "bytes": r.before.bytes, "ns": r.before.ns},
+            "after": {"allocs": r.after.allocs, "bytes": r.after.bytes, "ns": r.after.ns},
+            "saves": r.saves,
+            "off_by_default": r.gates and (r.codemod, r.pattern) in off,
+            "why_off": off.get((r.codemod, r.pattern), "") if r.gates else "",
+        }
+        for r in rows
+    ]
 
 
 README_START = "<!-- codemods:start (generated from the codemods' docstrings by `goescape list --markdown`) -->"
@@ -181,3 +242,28 @@ def replace_codemod_table(readme: str, table: str) -> str:
     head, _, rest = readme.partition(README_START)
     _, _, tail = rest.partition(README_END)
     return head + table + tail
+
+
+def bench_table(console: Console, changes: Sequence[Change], count: int) -> None:
+    if not changes:
+        console.print("--bench: no benchmark matched in the changed packages (or nothing changed)")
+        return
+    table = Table(title=f"benchmarks, {count} runs each side (Mann-Whitney U, α = 0.05)", title_justify="left")
+    for col in ("benchmark", "metric", "before", "after", "change", "p"):
+        table.add_column(col, justify="left" if col in ("benchmark", "metric") else "right")
+    for c in changes:
+        style = "" if not c.significant else ("green" if c.after < c.before else "red")
+        table.add_row(c.benchmark, c.metric, f"{c.before:g}", f"{c.after:g}", c.delta(), f"{c.p:.3f}", style=style)
+    console.print(table)
+
+
+def change_json(c: Change) -> dict[str, Any]:
+    return {
+        "benchmark": c.benchmark,
+        "metric": c.metric,
+        "before": c.before,
+        "after": c.after,
+        "p": c.p,
+        "significant": c.significant,
+        "samples": c.samples,
+    }

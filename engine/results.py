@@ -17,6 +17,7 @@ class Stage(enum.StrEnum):
     ESCAPE = "escape"
     VET = "vet"
     TEST = "test"
+    ALLOCS = "allocs"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,13 @@ class Verified:
     proposal: Proposal
     removed: tuple[EscapeFact, ...]  # the targeted escapes, gone after the rewrite
     checks: tuple[str, ...]  # what ran: build, escape, vet, test (with the packages tested)
+    allocs: tuple[float, float] | None = None  # allocs/op of the changed function, before and after
+    unmeasured: str = ""  # why allocs/op could not be measured
+
+    def allocs_text(self) -> str:
+        if self.allocs is None:
+            return f"not measured: {self.unmeasured}" if self.unmeasured else "not measured"
+        return f"allocs/op {self.allocs[0]:g} → {self.allocs[1]:g} (measured)"
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from goescape.engine.benchmarks import Change
+from goescape.engine.benchmarks import compare as compare_benchmarks
 from goescape.engine.codemod import Codemod, Context, Options, Proposal, Skip
 from goescape.engine.edits import is_gofmt_clean
 from goescape.engine.errors import BuildFailed, SyntaxProblem
@@ -15,7 +18,7 @@ from goescape.engine.facts import GCFLAGS, Classified, EscapeFact, classify, par
 from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
 from goescape.engine.results import Rejected, Result, Skipped, Verified
 from goescape.engine.toolchain import Package, Toolchain, list_packages, resolve_patterns
-from goescape.engine.verify import Verifier
+from goescape.engine.verify import Verifier, write_overlay
 
 _FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
 
@@ -133,6 +136,16 @@ def _screen(
     return result
 
 
+def gate(proposals: Sequence[Proposal | Skip], off: dict[tuple[str, str], str]) -> list[Proposal | Skip]:
+    """Proposals of patterns calibrated to save nothing on this toolchain become skips saying so."""
+    return [
+        Skip(p.codemod, p.path, p.line, p.function, off[(p.codemod, p.pattern)], p.targets)
+        if isinstance(p, Proposal) and (p.codemod, p.pattern) in off
+        else p
+        for p in proposals
+    ]
+
+
 def classify_session(session: Session, proposals: Sequence[Proposal | Skip]) -> list[Classified]:
     addressed: dict[tuple[str, int, int, str, str], str] = {}
     declined: dict[tuple[str, int, int, str, str], str] = {}
@@ -160,10 +173,19 @@ def verify(
     proposals: Sequence[Proposal | Skip],
     level: str,
     progress: Callable[[str], None] = lambda _msg: None,
+    *,
+    measure: bool = True,
 ) -> Outcome:
     before = [f for f in session.facts if f.kind.allocates]
     verifier = Verifier(
-        session.tc, session.cwd, session.by_path, session.sources, before, level=level, progress=progress
+        session.tc,
+        session.cwd,
+        session.by_path,
+        session.sources,
+        before,
+        level=level,
+        progress=progress,
+        measure=measure,
     )
     try:
         results: list[Result] = [Skipped(p) for p in proposals if isinstance(p, Skip)]
@@ -172,7 +194,7 @@ def verify(
         after = before
         if verified:
             progress("measuring escapes in every scanned package")
-            measured = verifier.measure(verified)
+            measured = verifier.scope_escapes(verified)
             after = [f for f in measured if not _left_out(f.path, session.sources.get(f.path), False)]
         return Outcome(tuple(results), tuple(before), tuple(after))
     finally:
@@ -208,3 +230,18 @@ __all__ = [
     "propose",
     "verify",
 ]
+
+
+def bench(
+    session: Session, results: Sequence[Result], regex: str, count: int, changes: dict[Path, tuple[bytes, bytes]]
+) -> list[Change]:
+    """The changed packages' benchmarks matching `regex`, `count` runs before and after the rewrites."""
+    packages = sorted({r.proposal.package for r in results if isinstance(r, Verified)})
+    if not packages or not changes:
+        return []
+    verb = ["test", "-run", "^$", "-bench", regex, "-benchmem", f"-count={count}"]
+    before = session.tc.run([*verb, *packages], session.cwd)
+    with tempfile.TemporaryDirectory(prefix="goescape-bench-") as tmp:
+        overlay, _ = write_overlay(Path(tmp), {path: new for path, (_, new) in changes.items()})
+        after = session.tc.run([*verb, f"-overlay={overlay}", *packages], session.cwd)
+    return compare_benchmarks(before.stdout, after.stdout)

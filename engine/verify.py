@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goescape.engine.allocations import HARNESS_NAME, Call, call_for, harness, parse_counts
 from goescape.engine.codemod import Proposal
 from goescape.engine.edits import overlaps, render_file
 from goescape.engine.facts import GCFLAGS, EscapeFact, allocation_facts, parse_diagnostics
@@ -86,6 +87,7 @@ class Verifier:
     sources: dict[Path, SourceFile]
     baseline: list[EscapeFact]
     level: str = "test"
+    measure: bool = True
     progress: Callable[[str], None] = lambda _msg: None
     _tmp: tempfile.TemporaryDirectory[str] = field(default_factory=tempfile.TemporaryDirectory)
     _rendered: dict[tuple[Path, frozenset[int]], tuple[bytes, str]] = field(default_factory=dict)
@@ -119,16 +121,7 @@ class Verifier:
         root = Path(self._tmp.name)
         run = root / f"run{len(list(root.iterdir()))}"
         run.mkdir()
-        replace: dict[str, str] = {}
-        names: dict[str, Path] = {}
-        for i, (path, data) in enumerate(sorted(files.items())):
-            copy = run / f"{i}_{path.name}"
-            copy.write_bytes(data)
-            replace[str(path)] = str(copy)
-            names[str(copy)] = path
-        overlay = run / "overlay.json"
-        overlay.write_text(json.dumps({"Replace": replace}))
-        return overlay, names
+        return write_overlay(run, files)
 
     # --- the checks ------------------------------------------------------------------------
 
@@ -146,10 +139,12 @@ class Verifier:
         files, error = self.render(proposals)
         if error:
             return Outcome(False, error), {}
+        return self._go_files(verb, files, packages or self._targets(proposals)), files
+
+    def _go_files(self, verb: list[str], files: dict[Path, bytes], packages: Sequence[str]) -> Outcome:
         overlay, names = self._overlay(files)
-        out = self.tc.run([*verb, f"-overlay={overlay}", *(packages or self._targets(proposals))], self.cwd)
-        text = _unmap(out.stdout + out.stderr, names)
-        return Outcome(out.returncode == 0, text), files
+        out = self.tc.run([*verb, f"-overlay={overlay}", *packages], self.cwd)
+        return Outcome(out.returncode == 0, _unmap(out.stdout + out.stderr, names))
 
     def build(self, proposals: Sequence[Proposal], packages: Sequence[str] = ()) -> Outcome:
         """Compile with escape diagnostics; facts are kept for the scanned packages only."""
@@ -180,7 +175,7 @@ class Verifier:
                 return Outcome(False, _compiler_errors(tests.output))
         return outcome
 
-    def measure(self, proposals: Sequence[Proposal]) -> list[EscapeFact]:
+    def scope_escapes(self, proposals: Sequence[Proposal]) -> list[EscapeFact]:
         """Every scanned package's escapes with the proposals applied: callers that inline the
         changed code lose escapes too, and a report's before → after must count those."""
         return self.build(proposals, sorted(self.packages)).facts
@@ -245,10 +240,82 @@ class Verifier:
             alive, failed = self._judge_tests(alive)
             results += failed
             checks.append("test " + " ".join(self._targets(alive)) if alive else "test")
+        measured = self.measure_allocs(alive) if alive and self.measure else {}
         removed, _ = compare(self.baseline, self.build(alive)) if alive else ([], [])
         for p in alive:
-            results.append(Verified(p, tuple(t for t in p.targets if t in removed), tuple(checks)))
+            gone = tuple(t for t in p.targets if t in removed)
+            counts = measured.get(id(p), "allocations were not measured (--no-measure)")
+            if isinstance(counts, tuple) and counts[1] >= counts[0]:
+                why = f"allocs/op {counts[0]:g} → {counts[1]:g} (measured on {self.tc.version}): it saves nothing"
+                results.append(Rejected(p, Stage.ALLOCS, why))
+            elif isinstance(counts, str) and p.proof == "runtime":
+                why = f"its proof is at run time and allocations could not be measured: {counts}"
+                results.append(Rejected(p, Stage.ALLOCS, why))
+            elif isinstance(counts, tuple):
+                results.append(Verified(p, gone, (*checks, "allocs"), allocs=counts))
+            else:
+                results.append(Verified(p, gone, tuple(checks), unmeasured=counts))
         return results
+
+    def measure_allocs(self, alive: Sequence[Proposal]) -> dict[int, tuple[float, float] | str]:
+        """allocs/op of each changed function before and after, or why it was not measured."""
+        self.progress(f"measuring allocations of {len(alive)} rewrites")
+        files, error = self.render(alive)
+        out: dict[int, tuple[float, float] | str] = {}
+        if error:
+            return {id(p): error for p in alive}
+        rendered = {path: parse_bytes(path, data) for path, data in files.items()}
+        calls: dict[int, tuple[Call, Call]] = {}
+        for index, p in enumerate(alive):
+            before = call_for(self.sources[p.path], p.function, index)
+            after = call_for(rendered.get(p.path, self.sources[p.path]), p.function, index)
+            if isinstance(before, str) or isinstance(after, str):
+                out[id(p)] = before if isinstance(before, str) else str(after)
+            elif (self.packages[p.package].dir / HARNESS_NAME).exists():
+                out[id(p)] = f"{HARNESS_NAME} already exists in the package"
+            else:
+                calls[id(p)] = (before, after)
+        chosen = [p for p in alive if id(p) in calls]
+        counts = self._run_harness(chosen, calls, files)
+        if counts is None:  # one call does not compile: measure each alone to keep the others
+            counts = {}
+            for p in chosen:
+                alone = self._run_harness([p], calls, files)
+                if alone is None:
+                    out[id(p)] = "the generated call does not compile"
+                else:
+                    counts.update(alone)
+        for p in chosen:
+            if id(p) in out:
+                continue
+            index = calls[id(p)][0].index
+            before_n, after_n = counts.get((0, index)), counts.get((1, index))
+            if isinstance(before_n, float) and isinstance(after_n, float):
+                out[id(p)] = (before_n, after_n)
+            else:
+                out[id(p)] = "the call panicked with the generated arguments"
+        return out
+
+    def _run_harness(
+        self, chosen: Sequence[Proposal], calls: dict[int, tuple[Call, Call]], files: dict[Path, bytes]
+    ) -> dict[tuple[int, int], float | str] | None:
+        """Run the generated test before (side 0) and after (side 1) the rewrites."""
+        if not chosen:
+            return {}
+        packages = sorted({p.package for p in chosen})
+        result: dict[tuple[int, int], float | str] = {}
+        for side, state in enumerate(({}, files)):
+            overlay = dict(state)
+            for name in packages:
+                package = self.packages[name]
+                mine = [calls[id(p)][side] for p in chosen if p.package == name]
+                overlay[package.dir / HARNESS_NAME] = harness(package.name, mine).encode()
+            verb = ["test", "-count=1", "-v", "-run", "^TestGoescapeAllocs"]
+            outcome = self._go_files(verb, overlay, packages)
+            if not outcome.ok:
+                return None
+            result.update({(side, index): n for index, n in parse_counts(outcome.output).items()})
+        return result
 
     def _judge_escapes(self, alive: list[Proposal]) -> tuple[list[Proposal], list[Rejected]]:
         """Each targeted escape must be gone and no escape may be added.
@@ -323,6 +390,20 @@ class Verifier:
             return [], [Rejected(p, Stage.TEST, why, base.output) for p in alive]
         good, bad = bisect(alive, self.test, known_bad=first)
         return good, [Rejected(p, Stage.TEST, "tests fail: " + _first(why), why) for p, why in bad]
+
+
+def write_overlay(folder: Path, files: dict[Path, bytes]) -> tuple[Path, dict[str, Path]]:
+    """An `-overlay` file replacing (or adding) each path with a copy in `folder`, and copy → path."""
+    replace: dict[str, str] = {}
+    names: dict[str, Path] = {}
+    for i, (path, data) in enumerate(sorted(files.items())):
+        copy = folder / f"{i}_{path.name}"
+        copy.write_bytes(data)
+        replace[str(path)] = str(copy)
+        names[str(copy)] = path
+    overlay = folder / "overlay.json"
+    overlay.write_text(json.dumps({"Replace": replace}))
+    return overlay, names
 
 
 def outer_function(name: str) -> str:

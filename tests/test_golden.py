@@ -62,7 +62,9 @@ def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden:
     for line in escapes:
         assert _listed(line) in messages_before, f"escape not reported before: {line}"
 
-    status = main(["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", *flags, "./..."])
+    # Calibration decides what is on by default, and has tests of its own; a golden case shows
+    # what its codemod does to the code, so every pattern is tried here.
+    status = main(["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", "--all-patterns", *flags, "./..."])
     assert status == 0
 
     actual = {name: (tmp_path / name).read_text() for name in inputs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
@@ -23,6 +24,8 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     wheel = next(dist.glob("goescape-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "goescape/engine/cli.py" in names and "goescape/codemods/__init__.py" in names
+    assert "goescape/golden/sprint/calibrate/strconv.txtar" in names, "calibration pairs ship with the codemods"
+    assert not any(n.startswith("goescape/golden/") and "/calibrate/" not in n for n in names), "golden cases do not"
     assert not any(n.startswith(("engine/", "codemods/", "tests/")) for n in names), "nothing generic at top level"
 
     env_dir = tmp_path / "venv"
@@ -38,3 +41,11 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.strip() == "goescape, version 0.1.0", version.stderr
     listed = subprocess.run([str(env_dir / "bin" / "goescape"), "list"], capture_output=True, text=True, check=False)
     assert listed.returncode == 0 and "sprint" in listed.stdout, listed.stderr
+    calibrated = subprocess.run(
+        [str(env_dir / "bin" / "goescape"), "calibrate", "--json", "--codemod", "return-value"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert [p["pattern"] for p in json.loads(calibrated.stdout)["patterns"]] == ["value"]
