@@ -2,8 +2,10 @@
 
 The test file exists only in the overlay, never in the user's tree. Arguments are built from
 simple literals: integers 1000 (100 for 8-bit kinds), a 63-byte string, slices of 100 elements,
-empty maps, io.Discard for an io.Writer, context.Background() for a context, and the zero value
-of anything else; results go to package-level sinks of their declared types, as in real code
+maps of 100 entries (integer or string keys), a new zero T for a *T, io.Discard for an io.Writer,
+context.Background() for a context, and the zero value of anything else. They are held in
+package-level variables, so that an inlined call cannot fold them as constants; a method is called
+on a zero receiver; results go to package-level sinks of their declared types, as in real code
 where a result is kept.
 """
 
@@ -37,11 +39,11 @@ _SPECIAL = {"io.Writer": ("io.Discard", "io"), "context.Context": ("context.Back
 
 @dataclass(frozen=True)
 class Call:
-    """One generated measurement: the statement that calls the function, its sinks and imports."""
+    """One generated measurement: the statement that calls the function, its variables and imports."""
 
     index: int
     statement: str
-    sinks: tuple[str, ...]  # "name type" declarations
+    variables: tuple[str, ...]  # "name type = value" or "name type" declarations: arguments and sinks
     imports: frozenset[str]
 
 
@@ -62,7 +64,17 @@ def _argument(src: SourceFile, typ: Node) -> tuple[str, set[str]]:
     if typ.type == "slice_type":
         return f"make({text}, 100)", imports
     if typ.type == "map_type":
+        key = typ.child_by_field_name("key")
+        key_text = src.text(key) if key is not None else ""
+        if key_text in _INTS or key_text == "string":
+            index = "string(rune(256 + i))" if key_text == "string" else f"{key_text}(i)"
+            value = typ.child_by_field_name("value")
+            zero = f"*new({src.text(value)})" if value is not None else "nil"
+            fill = f"m := make({text}, 100); for i := 0; i < 100; i++ {{ m[{index}] = {zero} }}; return m"
+            return f"func() {text} {{ {fill} }}()", imports
         return f"{text}{{}}", imports
+    if typ.type == "pointer_type" and typ.named_children:
+        return f"new({src.text(typ.named_children[0])})", imports
     return f"*new({text})", imports
 
 
@@ -102,12 +114,21 @@ def call_for(src: SourceFile, function: str, index: int) -> Call | str:
     )
     if fn is None:
         return f"no function {function} in {src.path.name}"
-    if fn.type == "method_declaration":
-        return "a method needs a receiver value to call it on"
     if fn.child_by_field_name("type_parameters") is not None:
         return "a generic function needs type arguments"
-    args: list[str] = []
+    variables: list[str] = []
     imports: set[str] = set()
+    callee = function
+    receiver = fn.child_by_field_name("receiver") if fn.type == "method_declaration" else None
+    if receiver is not None:
+        rtype = next((d.child_by_field_name("type") for d in receiver.named_children), None)
+        if rtype is None or any(n.type == "generic_type" for n in walk(rtype)):
+            return "a method of a generic type needs type arguments"
+        value, needed = _argument(src, rtype)
+        imports |= needed
+        variables.append(f"goescapeRecv{index} {src.text(rtype)} = {value}")
+        callee = f"goescapeRecv{index}.{function}"
+    args: list[str] = []
     params = fn.child_by_field_name("parameters")
     for param in params.named_children if params is not None else []:
         typ = param.child_by_field_name("type")
@@ -115,7 +136,10 @@ def call_for(src: SourceFile, function: str, index: int) -> Call | str:
             continue
         value, needed = _argument(src, typ)
         imports |= needed
-        args += [value] * max(1, len(param.children_by_field_name("name")))
+        for _ in range(max(1, len(param.children_by_field_name("name")))):
+            name = f"goescapeArg{index}_{len(args)}"
+            variables.append(f"{name} {src.text(typ)} = {value}")
+            args.append(name)
     result = fn.child_by_field_name("result")
     types: list[Node] = []
     if result is not None and result.type == "parameter_list":
@@ -125,13 +149,13 @@ def call_for(src: SourceFile, function: str, index: int) -> Call | str:
                 types += [typ] * max(1, len(decl.children_by_field_name("name")))
     elif result is not None:
         types = [result]
-    sinks = tuple(f"goescapeSink{index}_{i} {src.text(t)}" for i, t in enumerate(types))
+    sinks = [f"goescapeSink{index}_{i}" for i in range(len(types))]
+    variables += [f"{sink} {src.text(t)}" for sink, t in zip(sinks, types, strict=True)]
     for t in types:
         imports |= _qualifier_imports(src, t)
-    call = f"{function}({', '.join(args)})"
-    targets = ", ".join(s.split(" ", 1)[0] for s in sinks)
-    statement = f"{targets} = {call}" if sinks else call
-    return Call(index, statement, sinks, frozenset(imports))
+    call = f"{callee}({', '.join(args)})"
+    statement = f"{', '.join(sinks)} = {call}" if sinks else call
+    return Call(index, statement, tuple(variables), frozenset(imports))
 
 
 def harness(package: str, calls: list[Call]) -> str:
@@ -141,7 +165,7 @@ def harness(package: str, calls: list[Call]) -> str:
     out += [f'\t"{imp}"\n' for imp in imports]
     out.append(")\n")
     for c in calls:
-        out += [f"\nvar {sink}\n" for sink in c.sinks]
+        out += [f"\nvar {variable}\n" for variable in c.variables]
         out.append(
             f"\nfunc TestGoescapeAllocs{c.index}(t *testing.T) {{\n"
             "\tdefer func() {\n"

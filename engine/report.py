@@ -112,8 +112,9 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
         p = _proposal_of(r)
         where = f"{_rel(p.path, cwd)}:{p.line}"
         if isinstance(r, Verified):
-            gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed) or "—"
-            detail.add_row("[green]verified[/]", p.codemod, where, p.function, f"removed: {gone}; {r.allocs_text()}")
+            gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed)
+            evidence = f"removed: {gone}" if gone else "proof at run time"
+            detail.add_row("[green]verified[/]", p.codemod, where, p.function, f"{evidence}; {r.allocs_text()}")
         elif isinstance(r, Rejected):
             detail.add_row("[red]rejected[/]", p.codemod, where, p.function, f"{r.stage.value}: {r.reason}")
         else:

@@ -164,8 +164,8 @@ def test_unknown_codemod(examples_copy: Path, toolchain: Toolchain, capsys: pyte
 
 def test_list_names_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--json"]) == 0
-    names = {c["name"] for c in json.loads(capsys.readouterr().out)}
-    assert {"sprint", "return-value"} <= names
+    names = {c["name"] for c in json.loads(capsys.readouterr().out)["codemods"]}
+    assert {"sprint", "return-value", "closure-param", "prealloc"} <= names
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

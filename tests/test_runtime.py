@@ -21,7 +21,7 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type:
 def test_calibrate_measures_every_pair_and_caches_per_toolchain(
     toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = _json(capsys, ["calibrate", "--json", "--codemod", "sprint", "--codemod", "return-value", "--force"])
+    first = _json(capsys, ["calibrate", "--json", "--force"])
     assert first["go_version"] == toolchain.version
     rows = {(r["codemod"], r["pattern"], r["benchmark"]): r for r in first["patterns"]}
     value = rows[("return-value", "value", "Pattern")]
@@ -31,8 +31,11 @@ def test_calibrate_measures_every_pair_and_caches_per_toolchain(
         # Go 1.25+ boxes small integers without allocating: %d → Itoa saves nothing for them.
         assert itoa["before"]["allocs"] == itoa["after"]["allocs"] and itoa["off_by_default"]
         assert "Large saves" in itoa["why_off"]
+    assert {r["codemod"] for r in first["patterns"]} == {"return-value", "sprint", "closure-param", "prealloc"}
+    append = rows[("prealloc", "append100", "Pattern")]
+    assert append["after"]["allocs"] < append["before"]["allocs"], "prealloc saves at 100 items"
     cached = cache_file().stat().st_mtime_ns
-    second = _json(capsys, ["calibrate", "--json", "--codemod", "sprint", "--codemod", "return-value"])
+    second = _json(capsys, ["calibrate", "--json"])
     assert second == first, "a second run reads the cache"
     assert cache_file().stat().st_mtime_ns == cached
 
@@ -49,17 +52,22 @@ def test_fix_reports_measured_allocations_and_rejects_what_saves_nothing(
     new_item = by_function["newItem"]
     assert new_item["result"] == "verified"
     assert new_item["allocs_per_op"] == {"before": 1.0, "after": 0.0}
-    address = by_function["Address"]
-    assert address["result"] == "rejected" and address["stage"] == "allocs"
-    assert "saves nothing" in address["reason"] and toolchain.version in address["reason"]
+    shelf = by_function["Shelf"]  # a uint8 boxes without allocating on Go 1.25+
+    if go_line_at_least(language_version(toolchain.version), 1, 25):
+        assert shelf["result"] == "rejected" and shelf["stage"] == "allocs"
+        assert "allocs/op 2 → 2" in shelf["reason"] and toolchain.version in shelf["reason"]
+    names = by_function["Names"]
+    assert names["result"] == "verified" and names["removed"] == []
+    assert names["allocs_per_op"]["after"] < names["allocs_per_op"]["before"]
 
 
 def test_patterns_that_save_nothing_are_off_by_default_and_say_why(
     examples_copy: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = _json(capsys, ["fix", "--json", "--verify", "build", "-C", str(examples_copy), "./..."])
-    address = next(r for r in report["results"] if r["function"] == "Address")
-    assert address["result"] == "skipped" and address["reason"].startswith(f"calibrated on {toolchain.version}")
+    write_name = next(r for r in report["results"] if r["function"] == "WriteName")
+    assert write_name["result"] == "skipped" and write_name["reason"].startswith(f"calibrated on {toolchain.version}")
+    assert "fprintf allocates" in write_name["reason"] and "--all-patterns" in write_name["reason"]
 
 
 def test_mann_whitney_matches_benchstat_on_separated_and_identical_samples() -> None:

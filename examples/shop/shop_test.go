@@ -2,6 +2,7 @@ package shop
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -33,6 +34,43 @@ func TestTotal(t *testing.T) {
 func TestCount(t *testing.T) {
 	if got := Count(3); got != 3 {
 		t.Fatalf("Count = %d", got)
+	}
+}
+
+func TestShelf(t *testing.T) {
+	if got := Shelf("B", 12); got != "B-12" {
+		t.Fatalf("Shelf = %q", got)
+	}
+}
+
+func TestNames(t *testing.T) {
+	got := Names([]item{{Name: "tea"}, {Name: "coffee"}})
+	if len(got) != 2 || got[0] != "tea" || got[1] != "coffee" {
+		t.Fatalf("Names = %q", got)
+	}
+	if got := Names(nil); got == nil || len(got) != 0 {
+		t.Fatalf("Names(nil) = %#v, want an empty non-nil slice", got)
+	}
+}
+
+func TestRestock(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	Restock([]string{"A", "B", "C"}, func(s string) {
+		mu.Lock()
+		seen[s]++
+		mu.Unlock()
+	})
+	if len(seen) != 3 || seen["A"] != 1 || seen["B"] != 1 || seen["C"] != 1 {
+		t.Fatalf("Restock filled %v", seen)
+	}
+}
+
+func BenchmarkNames(b *testing.B) {
+	items := make([]item, 100)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = Names(items)
 	}
 }
 
