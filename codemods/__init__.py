@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from goescape.codemods import return_value, sprint
+from goescape.codemods import closure_param, prealloc, return_value, sprint
 
-BUILTIN: tuple[ModuleType, ...] = (return_value, sprint)
+BUILTIN: tuple[ModuleType, ...] = (return_value, sprint, closure_param, prealloc)

@@ -68,8 +68,8 @@ def _argument(src: SourceFile, typ: Node) -> tuple[str, set[str]]:
         key_text = src.text(key) if key is not None else ""
         if key_text in _INTS or key_text == "string":
             index = "string(rune(256 + i))" if key_text == "string" else f"{key_text}(i)"
-            value = typ.child_by_field_name("value")
-            zero = f"*new({src.text(value)})" if value is not None else "nil"
+            element = typ.child_by_field_name("value")
+            zero = f"*new({src.text(element)})" if element is not None else "nil"
             fill = f"m := make({text}, 100); for i := 0; i < 100; i++ {{ m[{index}] = {zero} }}; return m"
             return f"func() {text} {{ {fill} }}()", imports
         return f"{text}{{}}", imports
@@ -137,9 +137,9 @@ def call_for(src: SourceFile, function: str, index: int) -> Call | str:
         value, needed = _argument(src, typ)
         imports |= needed
         for _ in range(max(1, len(param.children_by_field_name("name")))):
-            name = f"goescapeArg{index}_{len(args)}"
-            variables.append(f"{name} {src.text(typ)} = {value}")
-            args.append(name)
+            arg = f"goescapeArg{index}_{len(args)}"
+            variables.append(f"{arg} {src.text(typ)} = {value}")
+            args.append(arg)
     result = fn.child_by_field_name("result")
     types: list[Node] = []
     if result is not None and result.type == "parameter_list":

@@ -30,6 +30,10 @@ _SCOPES = {
 }  # fmt: skip
 # Parameter lists that belong to a type, not to a function body: their names are in no scope.
 _SIGNATURES = {"function_type", "method_elem", "method_spec"}
+_BINDERS = {
+    "parameter_declaration", "variadic_parameter_declaration", "var_spec", "const_spec",
+    "short_var_declaration", "range_clause", "receive_statement", "type_switch_statement",
+}  # fmt: skip
 
 
 class Binding(NamedTuple):
@@ -48,17 +52,21 @@ def declared(src: SourceFile, name: str, at: Node) -> Binding | None:
     best: Binding | None = None
     best_key = (-1, -1)
     for node in walk(src.root):
-        found = _binds(src, node, name)
-        if found is None:
+        if node.type not in _BINDERS:
             continue
-        scope = _scope_of(found.node)
+        # Scope first, the binding (which may type a range and so recurse) only for a better candidate.
+        anchor = node.child_by_field_name("alias") if node.type == "type_switch_statement" else node
+        scope = _scope_of(anchor) if anchor is not None else None
         if scope is None or not scope.start_byte <= at.start_byte < scope.end_byte:
             continue
-        if scope.type != "source_file" and found.node.end_byte > at.start_byte:
+        if anchor is None or (scope.type != "source_file" and anchor.end_byte > at.start_byte):
             continue
         # Scopes that contain `at` are nested, so the innermost starts last.
-        key = (scope.start_byte, found.node.start_byte)
-        if key > best_key:
+        key = (scope.start_byte, anchor.start_byte)
+        if key <= best_key:
+            continue
+        found = _binds(src, node, name)
+        if found is not None:
             best, best_key = found, key
     return best
 

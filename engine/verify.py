@@ -278,12 +278,12 @@ class Verifier:
                 calls[id(p)] = (before, after)
         chosen = [p for p in alive if id(p) in calls]
         counts = self._run_harness(chosen, calls, files)
-        if counts is None:  # one call does not compile: measure each alone to keep the others
+        if isinstance(counts, str):  # one call fails to compile or crashes: measure each alone
             counts = {}
             for p in chosen:
                 alone = self._run_harness([p], calls, files)
-                if alone is None:
-                    out[id(p)] = "the generated call does not compile"
+                if isinstance(alone, str):
+                    out[id(p)] = alone
                 else:
                     counts.update(alone)
         for p in chosen:
@@ -299,8 +299,8 @@ class Verifier:
 
     def _run_harness(
         self, chosen: Sequence[Proposal], calls: dict[int, tuple[Call, Call]], files: dict[Path, bytes]
-    ) -> dict[tuple[int, int], float | str] | None:
-        """Run the generated test before (side 0) and after (side 1) the rewrites."""
+    ) -> dict[tuple[int, int], float | str] | str:
+        """Run the generated test before (side 0) and after (side 1) the rewrites; a string says why not."""
         if not chosen:
             return {}
         packages = sorted({p.package for p in chosen})
@@ -314,7 +314,9 @@ class Verifier:
             verb = ["test", "-count=1", "-v", "-run", "^TestGoescapeAllocs"]
             outcome = self._go_files(verb, overlay, packages)
             if not outcome.ok:
-                return None
+                if "[build failed]" in outcome.output or "[setup failed]" in outcome.output:
+                    return "the generated call does not compile: " + _first(_compiler_errors(outcome.output))
+                return "the call crashed with the generated arguments (a panic in another goroutine?)"
             result.update({(side, index): n for index, n in parse_counts(outcome.output).items()})
         return result
 
