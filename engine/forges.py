@@ -161,7 +161,14 @@ class GitHub:
             from urllib3.util.retry import Retry
         except ImportError as exc:
             raise ForgeError("PyGithub is not installed", hint="pip install 'goescape[forges]'") from exc
-        retry = Retry(total=4, backoff_factor=1, status_forcelist=(429, 502, 503), respect_retry_after_header=True)
+        # POST too: a 429 or 503 means nothing was created, so sending it again is safe.
+        retry = Retry(
+            total=4,
+            backoff_factor=1,
+            status_forcelist=(429, 502, 503),
+            allowed_methods=None,
+            respect_retry_after_header=True,
+        )
         client = github.Github(auth=github.Auth.Token(self.token), base_url=self.base_url, retry=retry)
         try:
             repo = client.get_repo(self.repo)
