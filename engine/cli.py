@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,16 +16,21 @@ from rich.console import Console
 
 from goescape.engine import STOPPED, __version__, report
 from goescape.engine.calibration import calibrate, unprofitable
-from goescape.engine.codemod import Codemod, Options, load_codemods
-from goescape.engine.diffs import colour, unified_diffs
+from goescape.engine.codemod import Codemod, Options, Proposal, load_codemods
+from goescape.engine.diffs import colour, unified_diff, unified_diffs
+from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
-from goescape.engine.results import Verified
-from goescape.engine.runner import bench, classify_session, final_contents, gate, load, propose, verify
+from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
+from goescape.engine.git import GROUPINGS, create_branch, current_branch, go_check, group_results, push, remote_url
+from goescape.engine.results import Result, Verified
+from goescape.engine.review import ensure_terminal, review
+from goescape.engine.runner import Session, bench, classify_session, final_contents, gate, load, propose, verify
 from goescape.engine.toolchain import find_toolchain
-from goescape.engine.verify import LEVELS
+from goescape.engine.verify import LEVELS, Verifier
 from goescape.engine.writing import write_all
 
 F = TypeVar("F", bound=Callable[..., Any])
+_INVOCATION: list[str] = []  # this run's arguments, for the command that reproduces a branch
 
 
 def _common(fn: F) -> F:
@@ -91,6 +99,23 @@ def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json:
 @click.option("--measure/--no-measure", default=True, show_default=True, help="Measure allocs/op of each rewrite.")
 @click.option("--all-patterns", is_flag=True, help="Also try patterns calibrated to save nothing on this toolchain.")
 @click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
+@click.option("--interactive", "-i", is_flag=True, help="Review each verified rewrite; the accepted ones are written.")
+@click.option(
+    "--branch", "branch_name", metavar="NAME", help="Commit the rewrites on a new branch; the checkout is untouched."
+)
+@click.option(
+    "--commit-per", type=click.Choice(GROUPINGS), default="codemod", show_default=True, help="One commit per ..."
+)
+@click.option("--force", is_flag=True, help="Replace an existing branch of that name.")
+@click.option("--pr", is_flag=True, help="Push the branch and open (or update) a pull request.")
+@click.option("--forge", type=click.Choice(sorted(TOKENS)), help="The forge (default: guessed from the remote).")
+@click.option("--base-url", help="The forge's URL, e.g. https://gitlab.example.com (default: from the remote).")
+@click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
+@click.option("--base", "base_branch", help="The branch the pull request targets (default: the current one).")
+@click.option("--draft", is_flag=True, help="Open the pull request as a draft.")
+@click.option("--labels", default="", help="Comma-separated labels for the pull request.")
+@click.option("--reviewers", default="", help="Comma-separated reviewers to request.")
+@click.option("--dry-run", is_flag=True, help="Print the branch, the commits and the body; create and contact nothing.")
 @click.option(
     "--bench", "bench_regex", metavar="REGEX", help="Run the changed packages' matching benchmarks before and after."
 )
@@ -119,6 +144,19 @@ def fix_cmd(
     allow_overcap: bool,
     bench_regex: str | None,
     bench_count: int,
+    interactive: bool,
+    branch_name: str | None,
+    commit_per: str,
+    force: bool,
+    pr: bool,
+    forge: str | None,
+    base_url: str | None,
+    remote: str,
+    base_branch: str | None,
+    draft: bool,
+    labels: str,
+    reviewers: str,
+    dry_run: bool,
 ) -> None:
     """Print a unified diff of the verified rewrites; --write applies them.
 
@@ -126,7 +164,12 @@ def fix_cmd(
         goescape fix ./...
         goescape fix ./... --codemod return-value --write
         goescape fix -C examples ./... | git apply
+        goescape fix ./... --interactive
+        goescape fix ./... --branch goescape/allocs --commit-per package
+        GITHUB_TOKEN=... goescape fix ./... --pr --labels performance --draft
     """
+    if interactive:
+        ensure_terminal()  # refuse before minutes of verification, not after
     tc = find_toolchain(go)
     cwd = Path(directory).resolve()
     codemods = _select(codemod_names)
@@ -141,7 +184,17 @@ def fix_cmd(
             proposals = gate(proposals, unprofitable(rows))
         outcome = verify(session, proposals, level, progress=lambda msg: status.update(msg), measure=measure)
     results = outcome.results
+    if interactive:
+        accepted = _review(session, results, level, measure, cwd)
+        results = tuple(r for r in results if not isinstance(r, Verified)) + accepted
+        write = not (branch_name or pr)  # what the user accepted is what they asked to have written
     changes = final_contents(session, results)
+    if branch_name or pr:
+        publication = Publication(
+            branch_name or "goescape/fix", commit_per, force or pr, pr, forge, base_url, remote, base_branch, draft
+        )
+        _publish(session, results, publication, labels, reviewers, dry_run, err)
+        write = False
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
     benchmarks = []
     if bench_regex:
@@ -175,6 +228,129 @@ def fix_cmd(
     verified = any(isinstance(r, Verified) for r in results)
     if check and verified:
         raise SystemExit(1)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Where the rewrites go besides the diff: a branch, and perhaps a pull request."""
+
+    branch: str
+    commit_per: str
+    force: bool
+    pr: bool
+    forge: str | None
+    base_url: str | None
+    remote: str
+    base: str | None
+    draft: bool
+
+
+def _reproduce() -> str:
+    """The command that reproduces these rewrites: this one, without where they were sent."""
+    drop = {"--branch", "--commit-per", "--remote", "--base", "--labels", "--reviewers", "--forge", "--base-url"}
+    flags = {"--pr", "--force", "--draft", "--dry-run", "--interactive", "-i", "--write"}
+    argv, kept, skip = list(_INVOCATION), [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in drop:
+            skip = True
+        elif arg.split("=", 1)[0] not in drop | flags:
+            kept.append(arg)
+    return "goescape " + shlex.join(kept)
+
+
+def _publish(
+    session: Session,
+    results: Sequence[Result],
+    pub: Publication,
+    labels: str,
+    reviewers: str,
+    dry_run: bool,
+    err: Console,
+) -> None:
+    verified = [r for r in results if isinstance(r, Verified)]
+    if not verified:
+        err.print("nothing verified: no branch made")
+        return
+    go_line = session.packages[0].go_line
+
+    def contents(proposals: Sequence[Proposal]) -> dict[Path, bytes]:
+        chosen = [r for r in verified if r.proposal in proposals]
+        return {path: new for path, (_, new) in final_contents(session, chosen).items()}
+
+    command = _reproduce()
+    groups = group_results(verified, contents, pub.commit_per, session.tc.version, command)
+    top = session.cwd
+    body = pull_request_body(verified, session.tc.version, go_line, command, top)
+    title = f"goescape: fewer heap allocations ({len(verified)} rewrites)"
+    if dry_run:
+        out = _console()
+        out.print(f"branch {pub.branch} ({len(groups)} commits)", markup=False)
+        for group in groups:
+            out.rule()
+            out.print(group.message(), markup=False, highlight=False)
+        if pub.pr:
+            out.rule("pull request")
+            out.print(title, markup=False)
+            out.print(body, markup=False, highlight=False)
+        return
+    with err.status(f"building and testing branch {pub.branch}", spinner="dots"):
+        branch = create_branch(
+            session.cwd, pub.branch, groups, force=pub.force, check=go_check(session.tc, session.cwd)
+        )
+    err.print(
+        f"branch {branch.name}: {len(branch.commits)} commit(s) on {branch.base[:12]}; passed: {', '.join(branch.checks)}"
+    )
+    if not pub.pr:
+        return
+    url = remote_url(session.cwd, pub.remote)
+    host, repo = parse_remote(url)
+    kind = pub.forge or guess_kind(pub.base_url or host)
+    token = os.environ.get(TOKENS[kind], "")
+    forge_client = forge_for(kind, pub.base_url or host, repo, token)  # refuses a missing token before pushing
+    push(session.cwd, pub.remote, branch.name, url=authenticated(url, kind, token))
+    spec = Spec(
+        title,
+        body,
+        branch.name,
+        pub.base or current_branch(session.cwd),
+        pub.draft,
+        tuple(x for x in labels.split(",") if x),
+        tuple(x for x in reviewers.split(",") if x),
+    )
+    with err.status(f"publishing to {kind}", spinner="dots"):
+        published = forge_client.publish(spec)
+    verb = "opened" if published.created else "updated"
+    err.print(f"{verb} pull request #{published.number} {published.url}")
+
+
+def _review(session: Session, results: Sequence[Result], level: str, measure: bool, cwd: Path) -> tuple[Verified, ...]:
+    """Ask about each verified rewrite; an edited one is verified again by a verifier kept open."""
+    verifier = Verifier(
+        session.tc,
+        session.cwd,
+        session.by_path,
+        session.sources,
+        [f for f in session.facts if f.kind.allocates],
+        level=level,
+        measure=measure,
+    )
+    try:
+
+        def text(p: Proposal) -> bytes:
+            return render_file(session.tc, session.sources[p.path], [p])[0]
+
+        chosen = review(
+            [r for r in results if isinstance(r, Verified)],
+            diff_of=lambda p: unified_diff(p.path, session.sources[p.path].data, text(p), cwd),
+            proposed_text=text,
+            reverify=lambda p: verifier.verify([p])[0],
+            cwd=cwd,
+        )
+        return chosen.accepted
+    finally:
+        verifier.close()
 
 
 @cli.command("calibrate")
@@ -238,8 +414,10 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run goescape; returns the exit status (0 fine, 1 changes found with --check, 2 errors)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    _INVOCATION[:] = args
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="goescape", standalone_mode=False)
+        cli.main(args=args, prog_name="goescape", standalone_mode=False)
     except GoescapeError as exc:
         click.echo(f"goescape: {exc.line()}", err=True)
         return 2

@@ -9,16 +9,19 @@ request instead of opening another.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from goescape.engine.errors import GoescapeError
+from goescape.engine.results import Verified
 
 MARKER = "<!-- goescape:pull-request -->"
 TOKENS = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
@@ -63,6 +66,18 @@ def parse_remote(url: str) -> tuple[str, str]:
     port = f":{parsed.port}" if parsed.port else ""
     scheme = parsed.scheme if parsed.scheme in ("http", "https") else "https"
     return f"{scheme}://{parsed.hostname}{port}", parsed.path.strip("/").removesuffix(".git")
+
+
+def authenticated(url: str, kind: str, token: str) -> str | None:
+    """An HTTP(S) remote URL carrying the token, as each forge accepts it; None for SSH remotes."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not token:
+        return None
+    user = {"github": "x-access-token", "gitlab": "oauth2"}.get(kind, "goescape")
+    netloc = f"{user}:{urllib.parse.quote(token, safe='')}@{parsed.hostname}" + (
+        f":{parsed.port}" if parsed.port else ""
+    )
+    return urllib.parse.urlunparse(parsed._replace(netloc=netloc))
 
 
 def guess_kind(host: str) -> str:
@@ -255,3 +270,26 @@ def forge_for(kind: str, base_url: str, repo: str, token: str) -> Forge:
     if kind == "gitlab":
         return GitLab(base_url, repo, token)
     return Gitea(base_url, repo, token)
+
+
+def pull_request_body(verified: Sequence[Verified], go_version: str, go_line: str, command: str, cwd: Path) -> str:
+    """What changed and why, the evidence table, the toolchain and the command that reproduces it."""
+    by_codemod: dict[str, list[Verified]] = {}
+    for v in verified:
+        by_codemod.setdefault(v.proposal.codemod, []).append(v)
+    lines = [MARKER, f"goescape removed heap allocations in {len(verified)} places, each proven on {go_version}.", ""]
+    lines += [f"- **{name}** ({len(items)}): {items[0].proposal.rationale}" for name, items in by_codemod.items()]
+    lines += ["", "| file | function | escape removed | allocs/op before → after | checks |", "|---|---|---|---|---|"]
+    for v in verified:
+        p = v.proposal
+        removed = "; ".join(f"`{t.message}`" for t in v.removed) or "proof at run time"
+        allocs = f"{v.allocs[0]:g} → {v.allocs[1]:g}" if v.allocs else v.allocs_text()
+        where = os.path.relpath(p.path, cwd)
+        lines.append(f"| `{where}:{p.line}` | `{p.function}` | {removed} | {allocs} | {', '.join(v.checks)} |")
+    lines += [
+        "",
+        f"Toolchain: `{go_version}`, module `go {go_line}`. Reproduce with:",
+        "",
+        f"    {command}",
+    ]
+    return "\n".join(lines) + "\n"

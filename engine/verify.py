@@ -90,7 +90,7 @@ class Verifier:
     measure: bool = True
     progress: Callable[[str], None] = lambda _msg: None
     _tmp: tempfile.TemporaryDirectory[str] = field(default_factory=tempfile.TemporaryDirectory)
-    _rendered: dict[tuple[Path, frozenset[int]], tuple[bytes, str]] = field(default_factory=dict)
+    _rendered: dict[tuple[Path, frozenset[Proposal]], tuple[bytes, str]] = field(default_factory=dict)
     _importers: list[str] | None = None
     _baseline_vet: set[tuple[str, str]] | None = None
     _baseline_test: Outcome | None = None
@@ -108,7 +108,8 @@ class Verifier:
                 by_file.setdefault(path, []).append(p)
         out: dict[Path, bytes] = {}
         for path, group in by_file.items():
-            key = (path, frozenset(id(p) for p in group))
+            # Keyed by the proposals themselves (frozen values): an id() can be reused once one is freed.
+            key = (path, frozenset(group))
             if key not in self._rendered:
                 self._rendered[key] = render_file(self.tc, self.sources[path], group)
             data, error = self._rendered[key]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from goescape.engine.errors import ToolchainMissing
 from goescape.engine.toolchain import Toolchain, find_toolchain
+from tests.forge.gitea_server import GiteaServer, ensure_gitea_binary, running_gitea
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,3 +67,10 @@ def examples_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def gitea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GiteaServer]:
+    """A real Gitea on loopback for the session, built from the Go module proxy (tests/forge/)."""
+    with running_gitea(ensure_gitea_binary(), tmp_path_factory.mktemp("gitea")) as server:
+        yield server

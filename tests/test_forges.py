@@ -19,14 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from goescape.engine.forges import MARKER, ForgeError, Gitea, GitHub, GitLab, Spec, parse_remote
-from tests.forge.gitea_server import GiteaServer, ensure_gitea_binary, running_gitea
-
-
-@pytest.fixture(scope="session")
-def gitea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GiteaServer]:
-    binary = ensure_gitea_binary()
-    with running_gitea(binary, tmp_path_factory.mktemp("gitea")) as server:
-        yield server
+from tests.forge.gitea_server import GiteaServer
 
 
 def gitea_repo(server: GiteaServer, name: str, tmp_path: Path, branch: str = "goescape/fix") -> str:

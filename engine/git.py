@@ -1,0 +1,294 @@
+"""Git: verified rewrites committed on a new branch, built in a temporary worktree the user never sees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Absolute imports make this GitPython, not this module (goescape.engine.git).
+import git as gitpython
+
+from goescape.engine.codemod import Proposal
+from goescape.engine.errors import GoescapeError
+from goescape.engine.results import Verified
+from goescape.engine.toolchain import Toolchain
+
+GROUPINGS = ("codemod", "package", "rewrite")
+SUBJECT_LIMIT = 72
+_FALLBACK = {"NAME": "goescape", "EMAIL": "goescape@localhost"}
+
+
+@dataclass(frozen=True)
+class CommitGroup:
+    """One commit: its message parts and the full new contents of the files it changes."""
+
+    subject: str
+    body: str  # the evidence table, plain text
+    trailers: tuple[tuple[str, str], ...]
+    files: dict[Path, bytes]  # absolute path in the user's work tree -> new content
+
+    def message(self) -> str:
+        trailers = "\n".join(f"{key}: {value}" for key, value in self.trailers)
+        return f"{self.subject}\n\n{self.body.rstrip()}\n\n{trailers}\n"
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    head: str  # commit sha
+    base: str  # the HEAD it started from
+    commits: tuple[str, ...]
+    checks: tuple[str, ...]  # the commands that passed in the branch's tree
+
+
+def _repo(directory: Path) -> gitpython.Repo:
+    try:
+        repo = gitpython.Repo(directory, search_parent_directories=True)
+    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+        raise GoescapeError("not inside a git repository", path=directory, hint="--branch needs one") from None
+    if repo.working_tree_dir is None:
+        raise GoescapeError("a bare repository has no work tree to take rewrites from", path=directory)
+    return repo
+
+
+def _top(repo: gitpython.Repo) -> Path:
+    return Path(str(repo.working_tree_dir)).resolve()
+
+
+def _relative(path: Path, top: Path) -> str:
+    # Only the parent is resolved: a file that is itself a symlink is committed as the link's path.
+    full = path.parent.resolve() / path.name
+    if not full.is_relative_to(top):
+        raise GoescapeError(f"is outside the git repository {top}", path=path, hint="run once per repository")
+    return full.relative_to(top).as_posix()
+
+
+def _git_or_empty(repo: gitpython.Repo, *args: str) -> str:
+    """The output of a git command, or "" when it fails (an absent ref, an unset key)."""
+    try:
+        return str(repo.git.execute(["git", *args]))
+    except gitpython.GitCommandError:
+        return ""
+
+
+def _git_ok(repo: gitpython.Repo, *args: str) -> bool:
+    try:
+        repo.git.execute(["git", *args])
+    except gitpython.GitCommandError:
+        return False
+    return True
+
+
+def _identity(repo: gitpython.Repo) -> dict[str, str]:
+    """The configured user commits; without one goescape signs, through the environment of these commits only."""
+    env: dict[str, str] = {}
+    for field in ("NAME", "EMAIL"):
+        if not _git_or_empty(repo, "config", "--get", f"user.{field.lower()}"):
+            env |= {f"GIT_AUTHOR_{field}": _FALLBACK[field], f"GIT_COMMITTER_{field}": _FALLBACK[field]}
+    return {key: value for key, value in env.items() if key not in os.environ}
+
+
+def _refuse_uncommitted(repo: gitpython.Repo, paths: Sequence[str]) -> None:
+    # New contents were rendered from the work tree; on HEAD they would carry the user's own edits along.
+    if not paths:
+        return  # `git status --` with no paths would speak for the whole tree
+    # No optional locks: a plain `git status` may rewrite .git/index, which must stay byte-identical.
+    out = repo.git.status(
+        "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths, env={"GIT_OPTIONAL_LOCKS": "0"}
+    )
+    dirty = [entry[3:] for entry in str(out).split("\0") if entry]
+    if dirty:
+        raise GoescapeError(
+            "has changes not in HEAD that the branch would carry along",
+            path=dirty[0],
+            hint="commit or stash them first",
+        )
+
+
+def create_branch(
+    repo_dir: Path,
+    name: str,
+    groups: Sequence[CommitGroup],
+    *,
+    force: bool = False,
+    check: Callable[[Path], list[str]] | None = None,
+) -> Branch:
+    """Commit each group on a new branch from HEAD, check the result, then point `name` at it.
+
+    All work happens in a detached temporary worktree, removed on every exit: the user's checkout,
+    index and current branch are never touched, and on any failure the branch is left as it was.
+    """
+    repo = _repo(repo_dir)
+    top = _top(repo)
+    ref = f"refs/heads/{name}"
+    if name.startswith("-") or not _git_ok(repo, "check-ref-format", ref):
+        raise GoescapeError(f"{name!r} is not a valid branch name")
+    base = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if not base:
+        raise GoescapeError("HEAD has no commit to start a branch from", path=top)
+    old = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if old and not force:
+        raise GoescapeError(f"branch {name} exists; --force replaces it", path=top)
+    if old and f"branch {ref}" in str(repo.git.worktree("list", "--porcelain")).splitlines():
+        raise GoescapeError(f"branch {name} is checked out, so --force cannot replace it", hint="switch away first")
+    writes = [{_relative(path, top): data for path, data in group.files.items()} for group in groups]
+    _refuse_uncommitted(repo, sorted({rel for files in writes for rel in files}))
+
+    scratch = Path(tempfile.mkdtemp(prefix="goescape-branch-"))
+    tree = scratch / "tree"
+    try:
+        # Hooks off: a post-checkout or pre-commit hook of the user's must not run on goescape's scratch commits.
+        repo.git(c=f"core.hooksPath={os.devnull}").worktree("add", "--detach", str(tree), base)
+        work = gitpython.Git(tree)
+        identity = _identity(repo)
+        commits: list[str] = []
+        for group, files in zip(groups, writes, strict=True):
+            for rel, data in files.items():
+                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tree / rel).write_bytes(data)
+                # Stored without clean filters (autocrlf, LFS): the commit holds exactly these bytes.
+                blob = work.hash_object("-w", "--no-filters", "--", rel)
+                staged = str(work.ls_files("-s", "--", rel)).split()
+                work.update_index("--add", "--cacheinfo", f"{staged[0] if staged else '100644'},{blob},{rel}")
+            if not work.diff("--cached", "--name-only"):
+                continue  # the group changes nothing an earlier commit did not
+            message = scratch / "message"
+            message.write_text(group.message(), encoding="utf-8")
+            work.commit("--no-verify", "--quiet", "--cleanup=verbatim", "-F", str(message), env=identity)
+            commits.append(str(work.rev_parse("HEAD")))
+        if not commits:
+            raise GoescapeError(f"the rewrites change nothing on HEAD; branch {name} was not made", path=top)
+        try:
+            checks = tuple(check(tree)) if check is not None else ()
+        except GoescapeError as exc:
+            state = "left as it was" if old else "not created"
+            raise GoescapeError(f"{exc.message}; branch {name} {state}", path=exc.path, hint=exc.hint) from exc
+        # The expected old value makes the update fail if someone moved the branch meanwhile.
+        repo.git.update_ref("-m", "goescape fix --branch", ref, commits[-1], old or "0" * len(base))
+        return Branch(name, commits[-1], base, tuple(commits), checks)
+    except gitpython.GitCommandError as exc:
+        said = str(exc.stderr).strip().removeprefix("stderr:").strip(" '\n").splitlines()
+        hint = said[0].strip() if said else f"exit status {exc.status}"
+        raise GoescapeError(f"git could not make branch {name}", path=top, hint=hint) from exc
+    finally:
+        _git_ok(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(scratch, ignore_errors=True)
+        _git_ok(repo, "worktree", "prune")
+
+
+def go_check(tc: Toolchain, module_dir: Path, patterns: Sequence[str] = ("./...",)) -> Callable[[Path], list[str]]:
+    """A check for create_branch: go build, vet and test at `module_dir`'s place in the branch's tree."""
+    rel = _relative(module_dir, _top(_repo(module_dir)))
+
+    def run(tree: Path) -> list[str]:
+        passed: list[str] = []
+        for verb in ("build", "vet", "test"):
+            command = " ".join(["go", verb, *patterns])
+            out = tc.run([verb, *patterns], tree / rel)
+            if out.returncode != 0:
+                lines = (ln.strip() for ln in (out.stderr + out.stdout).splitlines())
+                first = next((ln for ln in lines if ln and not ln.startswith("#")), f"exit status {out.returncode}")
+                raise GoescapeError(f"`{command}` failed on the new commits", path=rel, hint=first)
+            passed.append(command)
+        return passed
+
+    return run
+
+
+def _fit(subject: str) -> str:
+    return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
+
+
+def _where(proposal: Proposal, top: Path | None) -> str:
+    path = proposal.path.parent.resolve() / proposal.path.name
+    shown = path.relative_to(top).as_posix() if top is not None and path.is_relative_to(top) else str(path)
+    return f"{shown}:{proposal.line}"
+
+
+def _table(verified: Sequence[Verified], top: Path | None) -> str:
+    rows = [("file:line", "function", "escape removed", "allocations")]
+    for r in verified:
+        gone = "; ".join(fact.message for fact in r.removed) or "proof at run time"
+        rows.append((_where(r.proposal, top), r.proposal.function, gone, r.allocs_text()))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]) for row in rows
+    )
+
+
+def _subject(by: str, verified: Sequence[Verified], top: Path | None) -> str:
+    first = verified[0].proposal
+    if by == "package":
+        return _fit(f"goescape: {first.package}")
+    if by == "rewrite":
+        return _fit(f"goescape: {first.codemod} {first.function} ({_where(first, top)})")
+    functions = len({(r.proposal.path, r.proposal.function) for r in verified})
+    return _fit(f"goescape: {first.codemod} in {functions} function{'s' if functions != 1 else ''}")
+
+
+def group_results(
+    verified: Sequence[Verified],
+    contents: Callable[[Sequence[Proposal]], dict[Path, bytes]],
+    by: str,
+    go_version: str,
+    command: str,
+) -> list[CommitGroup]:
+    """Verified rewrites as commits, one per codemod, package or rewrite, in the order they came.
+
+    `contents(proposals)` renders the new full contents of the files those proposals touch; it is
+    given every proposal up to and including a group's, so each commit builds on the ones before.
+    """
+    if by not in GROUPINGS:
+        raise GoescapeError(f"cannot make one commit per {by!r}", hint="choose " + ", ".join(GROUPINGS))
+    buckets: dict[str, list[Verified]] = {}
+    for i, r in enumerate(verified):
+        key = {"codemod": r.proposal.codemod, "package": r.proposal.package}.get(by, str(i))
+        buckets.setdefault(key, []).append(r)
+    try:
+        top: Path | None = _top(_repo(verified[0].proposal.path.parent)) if verified else None
+    except GoescapeError:
+        top = None  # create_branch says so; here paths are merely shown in full
+    groups: list[CommitGroup] = []
+    so_far: list[Proposal] = []
+    for bucket in buckets.values():
+        so_far += [r.proposal for r in bucket]
+        touched = {path for r in bucket for path in r.proposal.files | {p for p, _ in r.proposal.add_imports}}
+        codemods = ", ".join(dict.fromkeys(r.proposal.codemod for r in bucket))
+        trailers = (("Goescape-Codemod", codemods), ("Goescape-Go-Version", go_version), ("Goescape-Command", command))
+        files = {path: data for path, data in contents(tuple(so_far)).items() if path in touched}
+        groups.append(CommitGroup(_subject(by, bucket, top), _table(bucket, top), trailers, files))
+    return groups
+
+
+def remote_url(repo_dir: Path, remote: str) -> str:
+    """The fetch URL of a remote, or a GoescapeError naming the remotes there are."""
+    repo = _repo(repo_dir)
+    names = [r.name for r in repo.remotes]
+    if remote not in names:
+        raise GoescapeError(f"no remote {remote!r} (remotes: {', '.join(names) or 'none'})", hint="pass --remote NAME")
+    return str(repo.remotes[remote].url)
+
+
+def current_branch(repo_dir: Path) -> str:
+    """The branch checked out, which a pull request targets by default."""
+    repo = _repo(repo_dir)
+    if repo.head.is_detached:
+        raise GoescapeError("HEAD is detached: no branch for the pull request to target", hint="pass --base BRANCH")
+    return str(repo.active_branch.name)
+
+
+def push(repo_dir: Path, remote: str, branch: str, *, url: str | None = None) -> None:
+    """Force-push `branch` (a rerun replaces goescape's own branch); `url` may carry a token."""
+    repo = _repo(repo_dir)
+    target = url or remote
+    try:
+        repo.git.push("--force", "--quiet", target, f"refs/heads/{branch}:refs/heads/{branch}")
+    except gitpython.GitCommandError as exc:
+        first = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git push failed")
+        if url:
+            first = first.replace(url, remote)  # never print a token
+        raise GoescapeError(f"could not push {branch} to {remote}", hint=first) from exc
