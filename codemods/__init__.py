@@ -4,6 +4,30 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from goescape.codemods import closure_param, prealloc, return_value, sprint
+from goescape.codemods import (
+    appendf,
+    bytes_twin,
+    closure_param,
+    concat_builder,
+    errors_sentinel,
+    prealloc,
+    return_value,
+    sort_slice,
+    split_seq,
+    sprint,
+    write_string,
+)
 
-BUILTIN: tuple[ModuleType, ...] = (return_value, sprint, closure_param, prealloc)
+BUILTIN: tuple[ModuleType, ...] = (
+    return_value,
+    sprint,
+    closure_param,
+    prealloc,
+    errors_sentinel,
+    write_string,
+    sort_slice,
+    bytes_twin,
+    concat_builder,
+    appendf,
+    split_seq,
+)

@@ -1,7 +1,8 @@
 """Allocations at run time: a generated test calls a changed function under testing.AllocsPerRun.
 
 The test file exists only in the overlay, never in the user's tree. Arguments are built from
-simple literals: integers 1000 (100 for 8-bit kinds), a 63-byte string, slices of 100 elements,
+simple literals: integers 1000 (100 for 8-bit kinds), a 63-byte mixed-case string, slices of 100
+elements (strings filled with it),
 maps of 100 entries (integer or string keys), a new zero T for a *T, io.Discard for an io.Writer,
 context.Background() for a context, and the zero value of anything else. They are held in
 package-level variables, so that an inlined call cannot fold them as constants; a method is called
@@ -18,6 +19,8 @@ from goescape.engine.edits import local_name
 from goescape.engine.parsing import Node, SourceFile, walk
 
 HARNESS_NAME = "zz_goescape_allocs_test.go"
+# Mixed case, so that ToLower and friends have work to do, as with real text.
+STRING = '"' + "GoEscape-" * 7 + '"'
 _LINE = re.compile(r"GOESCAPE-ALLOCS (\d+) (\S+)")
 _SMALL_INTS = {"int8", "uint8", "byte"}
 _INTS = {
@@ -58,10 +61,15 @@ def _argument(src: SourceFile, typ: Node) -> tuple[str, set[str]]:
     if text in _INTS:
         return "1000", imports
     if text == "string":
-        return '"' + "goescape-" * 7 + '"', imports
+        return STRING, imports
     if text == "bool":
         return "true", imports
     if typ.type == "slice_type":
+        element = typ.child_by_field_name("element")
+        if element is not None and src.text(element) == "string":
+            # Empty strings would make every concatenation and conversion free.
+            fill = f"s := make({text}, 100); for i := range s {{ s[i] = {STRING} }}; return s"
+            return f"func() {text} {{ {fill} }}()", imports
         return f"make({text}, 100)", imports
     if typ.type == "map_type":
         key = typ.child_by_field_name("key")

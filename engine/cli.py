@@ -22,6 +22,7 @@ from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
 from goescape.engine.git import GROUPINGS, create_branch, current_branch, go_check, group_results, push, remote_url
+from goescape.engine.profiles import load_profile, rank
 from goescape.engine.results import Result, Verified
 from goescape.engine.review import ensure_terminal, review
 from goescape.engine.runner import Session, bench, classify_session, final_contents, gate, load, propose, verify
@@ -64,10 +65,29 @@ def cli() -> None:
     """Remove the heap allocations Go's escape analysis reports, each rewrite proven by the compiler."""
 
 
+def _profiled(fn: F) -> F:
+    fn = click.option(
+        "--min-share", type=float, default=0.0, metavar="PCT", help="With --profile: drop what accounts for less."
+    )(fn)
+    fn = click.option(
+        "--profile", "profile_path", type=click.Path(dir_okay=False), help="A heap or CPU profile to rank by."
+    )(fn)
+    return fn
+
+
 @cli.command("scan")
 @_common
+@_profiled
 @click.option("--include-generated", is_flag=True, help="Also report generated files, vendor/ and testdata/.")
-def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json: bool, include_generated: bool) -> None:
+def scan_cmd(
+    patterns: tuple[str, ...],
+    directory: str,
+    go: str | None,
+    as_json: bool,
+    include_generated: bool,
+    profile_path: str | None,
+    min_share: float,
+) -> None:
     """Show what escapes to the heap, why, and which codemod can fix it.
 
     Example:
@@ -79,14 +99,20 @@ def scan_cmd(patterns: tuple[str, ...], directory: str, go: str | None, as_json:
     session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
     proposals = propose(session, _select(()), Options(), check_gofmt=False)
     items = classify_session(session, proposals)
+    shares: dict[int, float] | None = None
+    if profile_path:
+        profile = load_profile(tc, (cwd / profile_path).resolve())
+        shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
+        items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= min_share]
     if as_json:
-        click.echo(json.dumps(report.scan_json(items, cwd, tc.version), indent=2))
+        click.echo(json.dumps(report.scan_json(items, cwd, tc.version, shares), indent=2))
         return
-    report.scan_tables(_console(), items, cwd, tc.version)
+    report.scan_tables(_console(), items, cwd, tc.version, shares)
 
 
 @cli.command("fix")
 @_common
+@_profiled
 @click.option("--write", is_flag=True, help="Write the verified rewrites into the files.")
 @click.option("--check", is_flag=True, help="Exit 1 when verified rewrites exist.")
 @click.option("--codemod", "codemod_names", multiple=True, help="Run only this codemod (repeatable).")
@@ -157,6 +183,8 @@ def fix_cmd(
     labels: str,
     reviewers: str,
     dry_run: bool,
+    profile_path: str | None,
+    min_share: float,
 ) -> None:
     """Print a unified diff of the verified rewrites; --write applies them.
 
@@ -178,6 +206,10 @@ def fix_cmd(
     extra = {"allow_overcap": "true"} if allow_overcap else {}
     options = Options(size_limit=size_limit, allow_api_change=allow_api_change, extra=extra)
     proposals = propose(session, codemods, options)
+    shares: dict[int, float] | None = None
+    if profile_path:
+        # Rank before verifying: what --min-share drops is never compiled, tested or measured.
+        proposals, shares = rank(proposals, load_profile(tc, (cwd / profile_path).resolve()), min_share / 100)
     with err.status("verifying", spinner="dots") as status:
         if not all_patterns:
             rows = calibrate(tc, codemods, progress=lambda msg: status.update(msg))
@@ -204,7 +236,7 @@ def fix_cmd(
         payload = {
             "go_version": tc.version,
             "verify": level,
-            "results": [report.result_json(r, cwd) for r in results],
+            "results": [report.result_json(r, cwd, shares) for r in results],
             "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
             "benchmarks": [report.change_json(c) for c in benchmarks],
             "diff": diff,
@@ -218,7 +250,7 @@ def fix_cmd(
             out.write(colour(diff) if (use_colour if use_colour is not None else tty) else diff)
             out.flush()
         table_console = _console() if tty else err
-        report.fix_tables(table_console, outcome, cwd, tc.version, level)
+        report.fix_tables(table_console, outcome, cwd, tc.version, level, shares)
         if bench_regex:
             report.bench_table(table_console, benchmarks, bench_count)
     if write and changes:

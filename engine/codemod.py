@@ -178,6 +178,7 @@ class Codemod:
     propose: ProposeFn
     default_on: bool = True
     calibration: Path | None = None  # a folder of <pattern>.txtar before/after benchmark pairs
+    anchored: bool = True  # False: the compiler never reports its pattern, so every file is read
 
     @property
     def summary(self) -> str:
@@ -199,6 +200,7 @@ class Codemod:
             propose=module.propose,
             default_on=bool(getattr(module, "DEFAULT_ON", True)),
             calibration=Path(calibration) if calibration is not None else None,
+            anchored=bool(getattr(module, "ANCHORED", True)),
         )
 
     def run(self, ctx: Context, src: SourceFile, ranges: Iterable[tuple[int, int]]) -> list[Proposal | Skip]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from goescape.engine.benchmarks import Change
@@ -35,23 +36,33 @@ def _advice(item: Classified) -> str:
     return item.detail or "no known rewrite"
 
 
-def scan_tables(console: Console, items: Sequence[Classified], cwd: Path, go_version: str) -> None:
+def scan_tables(
+    console: Console, items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None
+) -> None:
     by_package: dict[str, list[Classified]] = {}
     for item in items:
         by_package.setdefault(item.fact.package, []).append(item)
     for package, rows in by_package.items():
         table = Table(title=f"{package}", title_justify="left", show_lines=False)
-        for col in ("function", "line", "what escapes", "why", "what can be done"):
+        columns = ["function", "line", "what escapes", "why", "what can be done"] + (["share"] if shares else [])
+        for col in columns:
             table.add_column(col, overflow="fold")
         for item in rows:
             f = item.fact
-            table.add_row(
-                f.function,
-                f"{_rel(f.path, cwd)}:{f.line}",
-                f"{f.expr} ({f.kind.value})",
-                f.why(),
-                _advice(item),
-            )
+            # Code such as xs[i] is not rich markup.
+            cells = [
+                escape(c)
+                for c in (
+                    f.function,
+                    f"{_rel(f.path, cwd)}:{f.line}",
+                    f"{f.expr} ({f.kind.value})",
+                    f.why(),
+                    _advice(item),
+                )
+            ]
+            if shares is not None:
+                cells.append(f"{shares.get(id(item), 0.0):.1%}")
+            table.add_row(*cells)
         console.print(table)
     totals = Counter(item.cls for item in items)
     summary = Table(title=f"escapes measured with {go_version}", title_justify="left")
@@ -79,11 +90,17 @@ def fact_json(fact: EscapeFact, cwd: Path) -> dict[str, Any]:
     }
 
 
-def scan_json(items: Sequence[Classified], cwd: Path, go_version: str) -> dict[str, Any]:
+def scan_json(
+    items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None
+) -> dict[str, Any]:
     totals = Counter(item.cls.value for item in items)
+
+    def extra(item: Classified) -> dict[str, float]:
+        return {"share": shares.get(id(item), 0.0)} if shares is not None else {}
+
     return {
         "go_version": go_version,
-        "escapes": [{**fact_json(i.fact, cwd), "class": i.cls.value, "detail": i.detail} for i in items],
+        "escapes": [{**fact_json(i.fact, cwd), "class": i.cls.value, "detail": i.detail, **extra(i)} for i in items],
         "totals": {cls.value: totals.get(cls.value, 0) for cls in Class} | {"total": len(items)},
     }
 
@@ -92,7 +109,9 @@ def _proposal_of(result: Result) -> Proposal | Skip:
     return result.skip if isinstance(result, Skipped) else result.proposal
 
 
-def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, level: str) -> None:
+def fix_tables(
+    console: Console, outcome: Outcome, cwd: Path, go_version: str, level: str, shares: dict[int, float] | None = None
+) -> None:
     results = outcome.results
     counts: dict[str, Counter[str]] = {}
     for r in results:
@@ -108,17 +127,27 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
     detail = Table(show_header=True, title="each proposal", title_justify="left")
     for col in ("result", "codemod", "where", "function", "evidence or reason"):
         detail.add_column(col, overflow="fold")
-    for r in sorted(results, key=lambda r: (str(_proposal_of(r).path), _proposal_of(r).line)):
+    if shares is not None:
+        detail.add_column("share", justify="right")
+        order = sorted(results, key=lambda r: -shares.get(id(_proposal_of(r)), 0.0))
+    else:
+        order = sorted(results, key=lambda r: (str(_proposal_of(r).path), _proposal_of(r).line))
+    for r in order:
         p = _proposal_of(r)
         where = f"{_rel(p.path, cwd)}:{p.line}"
+        share = [f"{shares.get(id(p), 0.0):.1%}"] if shares is not None else []
         if isinstance(r, Verified):
             gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed)
             evidence = f"removed: {gone}" if gone else "proof at run time"
-            detail.add_row("[green]verified[/]", p.codemod, where, p.function, f"{evidence}; {r.allocs_text()}")
+            detail.add_row(
+                "[green]verified[/]", p.codemod, where, p.function, escape(f"{evidence}; {r.allocs_text()}"), *share
+            )
         elif isinstance(r, Rejected):
-            detail.add_row("[red]rejected[/]", p.codemod, where, p.function, f"{r.stage.value}: {r.reason}")
+            detail.add_row(
+                "[red]rejected[/]", p.codemod, where, p.function, escape(f"{r.stage.value}: {r.reason}"), *share
+            )
         else:
-            detail.add_row("[yellow]skipped[/]", p.codemod, where, p.function, r.skip.reason)
+            detail.add_row("[yellow]skipped[/]", p.codemod, where, p.function, escape(r.skip.reason), *share)
     if results:
         console.print(detail)
     before, after = len(outcome.before), len(outcome.after)
@@ -127,9 +156,10 @@ def fix_tables(console: Console, outcome: Outcome, cwd: Path, go_version: str, l
     )
 
 
-def result_json(result: Result, cwd: Path) -> dict[str, Any]:
+def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = None) -> dict[str, Any]:
     p = _proposal_of(result)
-    base: dict[str, Any] = {
+    base: dict[str, Any] = {"share": shares.get(id(p), 0.0)} if shares is not None else {}
+    base |= {
         "codemod": p.codemod,
         "file": _rel(p.path, cwd),
         "line": p.line,

@@ -87,15 +87,19 @@ def _raise_build_failure(stderr: str, cwd: Path) -> None:
 def propose(
     session: Session, codemods: Sequence[Codemod], options: Options, *, check_gofmt: bool = True
 ) -> list[Proposal | Skip]:
-    """Run every codemod over the functions the compiler reported escapes in."""
+    """Run every codemod over the functions the compiler reported escapes in.
+
+    A codemod whose pattern the compiler never reports (`ANCHORED = False`: a Split loop, a
+    `+=` concatenation) reads every file of the package instead, and proves itself at run time.
+    """
     out: list[Proposal | Skip] = []
     gofmt_ok: dict[Path, bool] = {}
+    anchored = [c for c in codemods if c.anchored]
+    roaming = [c for c in codemods if not c.anchored]
     for package in session.packages:
         # A fact can sit in another package's file (generic or inlined code compiled here): not ours to edit.
         own = set(package.go_files)
         facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
-        if not facts:
-            continue
         ctx = Context(package, facts, options, session.sources)
         ranges: dict[Path, set[tuple[int, int]]] = {}
         for fact in facts:
@@ -104,10 +108,13 @@ def propose(
                 continue
             decl = top_level(node_at(src, fact.offset))
             ranges.setdefault(fact.path, set()).add((decl.start_byte, decl.end_byte))
-        for path, spans in sorted(ranges.items()):
-            src = session.sources[path]
-            for codemod in codemods:
-                for result in codemod.run(ctx, src, sorted(spans)):
+        work = [(path, sorted(spans), anchored) for path, spans in sorted(ranges.items())]
+        if roaming:
+            work += [(path, [(0, len(ctx.source(path).data))], roaming) for path in package.go_files]
+        for path, spans, chosen in work:
+            src = ctx.source(path)
+            for codemod in chosen:
+                for result in codemod.run(ctx, src, spans):
                     out.append(_screen(session, result, gofmt_ok, check_gofmt))
     return out
 
