@@ -68,7 +68,7 @@ def fixed(toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> tup
 
     module = repo / "examples"
     session = load(toolchain, ("./...",), module)
-    proposals = propose(session, load_codemods(), Options())
+    proposals = propose(session, [c for c in load_codemods() if c.name in ("return-value", "sprint")], Options())
     verified = [r for r in verify(session, proposals, "build", measure=False).results if isinstance(r, Verified)]
 
     def contents(done: Sequence[Proposal]) -> dict[Path, bytes]:

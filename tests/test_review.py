@@ -43,7 +43,8 @@ def examples(toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> 
     root = tmp_path_factory.mktemp("review") / "examples"
     shutil.copytree(ROOT / "examples", root)
     session = load(toolchain, ("./...",), root)
-    proposals = propose(session, [c for c in load_codemods() if c.default_on], Options())
+    # The two codemods whose rewrites these tests walk through, in their order.
+    proposals = propose(session, [c for c in load_codemods() if c.name in ("return-value", "sprint")], Options())
     results = verify(session, proposals, "build", measure=False).results
     items = [r for r in results if isinstance(r, Verified)]
     assert [v.proposal.codemod for v in items] == ["return-value"] * 2 + ["sprint"] * 3
