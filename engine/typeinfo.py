@@ -6,6 +6,7 @@ these rules only need to be right often and never to silently change behaviour.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from goescape.engine.parsing import Node, SourceFile, walk
@@ -51,9 +52,7 @@ def declared(src: SourceFile, name: str, at: Node) -> Binding | None:
     """
     best: Binding | None = None
     best_key = (-1, -1)
-    for node in walk(src.root):
-        if node.type not in _BINDERS:
-            continue
+    for node in _binders(src).get(name, ()):
         # Scope first, the binding (which may type a range and so recurse) only for a better candidate.
         anchor = node.child_by_field_name("alias") if node.type == "type_switch_statement" else node
         scope = _scope_of(anchor) if anchor is not None else None
@@ -69,6 +68,26 @@ def declared(src: SourceFile, name: str, at: Node) -> Binding | None:
         if found is not None:
             best, best_key = found, key
     return best
+
+
+@lru_cache(maxsize=64)
+def _binders(src: SourceFile) -> dict[str, tuple[Node, ...]]:
+    """Every node of a file that may declare a name, by that name: one walk per file, not per question."""
+    index: dict[str, list[Node]] = {}
+    for node in walk(src.root):
+        if node.type not in _BINDERS:
+            continue
+        if node.type in ("short_var_declaration", "range_clause", "receive_statement"):
+            left = node.child_by_field_name("left")
+            names = left.named_children if left is not None else []
+        elif node.type == "type_switch_statement":
+            alias = node.child_by_field_name("alias")
+            names = alias.named_children if alias is not None else []
+        else:
+            names = node.children_by_field_name("name")
+        for name in {src.text(n) for n in names}:
+            index.setdefault(name, []).append(node)
+    return {name: tuple(nodes) for name, nodes in index.items()}
 
 
 def declared_type(src: SourceFile, expr: Node) -> str | None:
