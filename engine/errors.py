@@ -55,3 +55,12 @@ class EditConflict(GoescapeError):
 
 class WriteFailed(GoescapeError):
     """A file could not be written; every file was left as it was."""
+
+
+class OracleFailed(GoescapeError):
+    """The type oracle (go/types in a helper process) could not be built or stopped answering."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, stderr: str = "") -> None:
+        self.stderr = stderr
+        first = next((ln for ln in stderr.splitlines() if ln and not ln.startswith("#")), "")
+        super().__init__(message, path=path, hint=first.strip())

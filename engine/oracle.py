@@ -1,0 +1,316 @@
+"""The type oracle: Go's own type checker (go/types) answering goescape's questions about types.
+
+The oracle is a small Go program shipped as source in `oracle_go/` (standard library only). It is
+compiled once per toolchain with the user's own `go`, offline, into the user cache directory
+(platformdirs), and one process per run answers JSON lines over stdin/stdout. Packages asked about
+are type-checked from source with their tests; their imports come from the export data that
+`go list -export -deps -test -json` names, through each package's ImportMap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from goescape.engine.errors import OracleFailed
+from goescape.engine.toolchain import Toolchain
+
+_SOURCE = "oracle.go"
+
+
+@dataclass(frozen=True)
+class GoType:
+    """A type as go/types sees it at one expression (`text` is types.TypeString, package-relative).
+
+    `kind` is the underlying type's kind: basic, slice, array, map, pointer, struct, interface,
+    func, chan, tuple or typeparam. `size` and `align` are bytes for the target GOARCH
+    (types.SizesFor("gc", GOARCH)); `methods` is the method set of the type itself, and
+    `pointer_methods` that of a pointer to it; `implements` names the well-known interfaces it
+    satisfies (error, fmt.Stringer, fmt.GoStringer, fmt.Formatter, io.Writer, io.StringWriter,
+    io.ByteWriter). `constant` is a constant's exact value in Go syntax.
+    """
+
+    text: str
+    underlying: str
+    kind: str
+    named: bool = False
+    basic: str = ""
+    integer: bool = False
+    unsigned: bool = False
+    float: bool = False
+    string: bool = False
+    boolean: bool = False
+    untyped: bool = False
+    size: int | None = None
+    align: int | None = None
+    methods: frozenset[str] = frozenset()
+    pointer_methods: frozenset[str] = frozenset()
+    implements: frozenset[str] = frozenset()
+    elem: GoType | None = None
+    key: GoType | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    constant: str | None = None
+    ascii: bool | None = None
+    pkg: str = ""
+    is_type: bool = False
+
+    @property
+    def is_interface(self) -> bool:
+        return self.kind == "interface"
+
+    @property
+    def is_byte_slice(self) -> bool:
+        return self.kind == "slice" and self.elem is not None and self.elem.basic == "uint8"
+
+    @property
+    def formats_itself(self) -> bool:
+        """Whether fmt would call one of its methods (Format, Error, String) instead of printing the value."""
+        return self.is_interface or bool({"error", "fmt.Stringer", "fmt.Formatter"} & self.implements)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> GoType:
+        nested = {k: cls.from_json(raw[k]) for k in ("elem", "key") if isinstance(raw.get(k), dict)}
+        return cls(
+            text=str(raw.get("type", "")),
+            underlying=str(raw.get("underlying", "")),
+            kind=str(raw.get("kind", "")),
+            named=bool(raw.get("named")),
+            basic=str(raw.get("basic", "")),
+            integer=bool(raw.get("integer")),
+            unsigned=bool(raw.get("unsigned")),
+            float=bool(raw.get("float")),
+            string=bool(raw.get("string")),
+            boolean=bool(raw.get("boolean")),
+            untyped=bool(raw.get("untyped")),
+            size=raw.get("size"),
+            align=raw.get("align"),
+            methods=frozenset(raw.get("methods") or ()),
+            pointer_methods=frozenset(raw.get("pointer_methods") or ()),
+            implements=frozenset(raw.get("implements") or ()),
+            fields=tuple((str(f["name"]), str(f["type"])) for f in raw.get("fields") or ()),
+            constant=raw.get("constant"),
+            ascii=raw.get("ascii"),
+            pkg=str(raw.get("pkg", "")),
+            is_type=bool(raw.get("is_type")),
+            **nested,
+        )
+
+
+@dataclass(frozen=True)
+class GoObject:
+    """What an identifier refers to (go/types' Object): its key is the same in every package that sees it."""
+
+    key: str
+    name: str
+    kind: str  # var, const, func, typename, pkgname, field, label, builtin, nil
+    exported: bool
+    path: Path
+    offset: int
+    line: int
+    package_level: bool
+    pkg: str = ""
+    type: GoType | None = None
+    imported: str = ""  # for a package name: the path it imports
+    universe: bool = False
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> GoObject:
+        return cls(
+            key=str(raw["key"]),
+            name=str(raw["name"]),
+            kind=str(raw["kind"]),
+            exported=bool(raw.get("exported")),
+            path=Path(str(raw.get("file", ""))),
+            offset=int(raw.get("offset", -1)),
+            line=int(raw.get("line", 0)),
+            package_level=bool(raw.get("package_level")),
+            pkg=str(raw.get("pkg", "")),
+            type=GoType.from_json(raw["type"]) if isinstance(raw.get("type"), dict) else None,
+            imported=str(raw.get("imported", "")),
+            universe=bool(raw.get("universe")),
+        )
+
+
+@dataclass(frozen=True)
+class Use:
+    """One place in the source: a use of an object, or an identity use of a function's results."""
+
+    path: Path
+    start: int
+    end: int
+    line: int
+    text: str = ""
+
+    def where(self) -> str:
+        return f"{self.path.name}:{self.line}"
+
+
+def _source() -> bytes:
+    return resources.files("goescape.engine").joinpath("oracle_go", _SOURCE).read_bytes()
+
+
+def cache_dir() -> Path:
+    """Where goescape keeps what it builds and measures: the user cache directory (platformdirs)."""
+    return Path(platformdirs.user_cache_dir("goescape"))
+
+
+def oracle_binary(tc: Toolchain) -> Path:
+    """The oracle compiled for this toolchain, built on first use with no network.
+
+    Errors: OracleFailed with the compiler's words when the toolchain cannot build it.
+    """
+    source = _source()
+    digest = hashlib.sha256(source + tc.version.encode() + str(tc.go).encode()).hexdigest()[:16]
+    folder = cache_dir() / "oracle" / f"{tc.version}-{digest}"
+    binary = folder / "goescape-oracle"
+    if binary.is_file():
+        return binary
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="build-", dir=folder) as tmp:
+        work = Path(tmp)
+        (work / "go.mod").write_text("module goescape-oracle\n\ngo 1.22\n")
+        (work / _SOURCE).write_bytes(source)
+        env = tc.environ() | {
+            "GOFLAGS": "-mod=mod",
+            "GOWORK": "off",
+            "GOTOOLCHAIN": "local",
+            "GOPROXY": "off",
+            "CGO_ENABLED": "0",
+        }
+        out = subprocess.run(
+            [str(tc.go), "build", "-trimpath", "-o", str(work / "oracle"), "."],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise OracleFailed("the type oracle does not build with this toolchain", stderr=out.stderr)
+        # Two runs may build at once: each renames its own finished binary into place.
+        os.replace(work / "oracle", binary)
+    return binary
+
+
+@dataclass
+class Oracle:
+    """One oracle process for a run, started on the first question (so `scan` without one pays nothing).
+
+    `patterns` are what the run loads (import paths or ./-relative patterns run from `cwd`).
+    Every answer is cached for the run. Errors: OracleFailed when the process dies or says so.
+    """
+
+    tc: Toolchain
+    cwd: Path
+    patterns: Sequence[str]
+    _proc: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
+    _next: int = field(default=0, init=False, repr=False)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
+
+    def _ask(self, op: str, **args: Any) -> Any:
+        memo = (op, *sorted((k, str(v)) for k, v in args.items()))
+        if memo in self._memo:
+            return self._memo[memo]
+        proc = self._start()
+        self._next += 1
+        if proc.stdin is None or proc.stdout is None:
+            raise OracleFailed("the type oracle has no pipes")
+        try:
+            proc.stdin.write(json.dumps({"id": self._next, "op": op, **args}) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+        except (BrokenPipeError, OSError) as exc:
+            raise OracleFailed(f"the type oracle stopped: {exc}") from exc
+        if not line:
+            raise OracleFailed("the type oracle stopped without an answer")
+        answer = json.loads(line)
+        if "error" in answer:
+            self._memo[memo] = None
+            return None
+        self._memo[memo] = answer.get("result")
+        return self._memo[memo]
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is not None:
+            return self._proc
+        binary = oracle_binary(self.tc)
+        self._proc = subprocess.Popen(
+            [str(binary), "-go", str(self.tc.go)],
+            cwd=self.cwd,
+            env=self.tc.environ(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._ask("load", dir=str(self.cwd), patterns=list(self.patterns))
+        return self._proc
+
+    def type_at(self, path: Path, start: int, end: int) -> GoType | None:
+        """The type of the expression spanning bytes [start, end) of `path`, or None if there is none."""
+        raw = self._ask("type", file=str(path), start=start, end=end)
+        if not isinstance(raw, dict) or raw.get("invalid"):
+            return None
+        return GoType.from_json(raw)
+
+    def object_at(self, path: Path, start: int, end: int) -> GoObject | None:
+        """The object the identifier at bytes [start, end) of `path` declares or refers to."""
+        raw = self._ask("object", file=str(path), start=start, end=end)
+        return GoObject.from_json(raw) if isinstance(raw, dict) else None
+
+    def uses(self, obj: GoObject, near: Path) -> tuple[Use, ...]:
+        """Every use of `obj` in the module holding `near` (every package, tests included)."""
+        return _uses(self._ask("uses", key=obj.key, file=str(near)))
+
+    def identity_uses(self, function: GoObject, near: Path) -> tuple[Use, ...]:
+        """Where the module tells two results of `function` apart by identity (`==`, map keys, ...)."""
+        return _uses(self._ask("identity", key=function.key, file=str(near)))
+
+    def names(self, directory: Path) -> frozenset[str]:
+        """Package-level and import names of every Go file in `directory`, whatever its build constraints."""
+        return frozenset(self._ask("names", dir=str(directory)) or ())
+
+    def check_errors(self, path: Path) -> str:
+        """The type checker's first error for the package holding `path`, or ""."""
+        raw = self._ask("check", file=str(path))
+        return str(raw.get("errors") or "") if isinstance(raw, dict) else f"{path.name} is in no loaded package"
+
+    def close(self) -> None:
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> Oracle:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _uses(raw: object) -> tuple[Use, ...]:
+    items: Iterable[dict[str, Any]] = raw if isinstance(raw, list) else ()
+    return tuple(
+        Use(Path(str(u["file"])), int(u["start"]), int(u["end"]), int(u["line"]), str(u.get("text", "")))
+        for u in items
+    )

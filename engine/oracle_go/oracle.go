@@ -1,0 +1,1073 @@
+// Command goescape-oracle answers goescape's type questions with Go's own type checker.
+//
+// It is shipped as source inside the goescape Python package, uses the standard library only, and
+// is compiled once per toolchain with the user's own `go` (no network). goescape starts one
+// process per run and talks to it in JSON lines: one request object per line on stdin, one
+// response per line on stdout ({"id": N, "result": ...} or {"id": N, "error": "..."}).
+//
+// Packages come from `go list -e -export -deps -test -json`: the packages asked about are parsed
+// and type-checked from source (tests included), everything they import is read from the export
+// data the go command names, through each package's ImportMap (the standard library's vendored
+// packages, test variants). cgo packages are checked with FakeImportC.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// listed is one package as `go list -json` describes it.
+type listed struct {
+	ImportPath   string
+	Name         string
+	Dir          string
+	Export       string
+	ForTest      string
+	GoFiles      []string
+	CgoFiles     []string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Imports      []string
+	ImportMap    map[string]string
+	DepOnly      bool
+	Standard     bool
+	Module       *struct{ Path, Dir string }
+	Error        *struct{ Err string }
+}
+
+// unit is one type-checked package: a package with its in-package tests, or an external test package.
+type unit struct {
+	list  *listed
+	path  string // the package path without a test-variant suffix
+	files []*ast.File
+	pkg   *types.Package
+	info  *types.Info
+	err   error
+	index map[string]map[[2]int]ast.Node // file → (start, end) → node, built on first use
+}
+
+type oracle struct {
+	goCmd   string
+	fset    *token.FileSet
+	sizes   types.Sizes
+	byPath  map[string]*listed // every listed package, by ImportPath (test variants included)
+	targets map[string]bool    // ImportPaths asked for (not DepOnly)
+	units   map[string]*unit   // by the listed ImportPath of the variant checked
+	byFile  map[string]string  // absolute file → the ImportPath of the unit that checks it
+	modules map[string]bool    // module roots already listed with their importers
+	imp     types.ImporterFrom
+}
+
+func main() {
+	goCmd := "go"
+	if len(os.Args) > 2 && os.Args[1] == "-go" {
+		goCmd = os.Args[2]
+	}
+	o := &oracle{
+		goCmd:   goCmd,
+		fset:    token.NewFileSet(),
+		byPath:  map[string]*listed{},
+		targets: map[string]bool{},
+		units:   map[string]*unit{},
+		byFile:  map[string]string{},
+		modules: map[string]bool{},
+	}
+	arch := os.Getenv("GOARCH")
+	if arch == "" {
+		arch = goEnv(goCmd, "GOARCH")
+	}
+	o.sizes = types.SizesFor("gc", arch)
+	if o.sizes == nil {
+		o.sizes = types.SizesFor("gc", "amd64")
+	}
+	o.imp = importer.ForCompiler(o.fset, "gc", o.lookup).(types.ImporterFrom)
+
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 64<<20)
+	out := bufio.NewWriter(os.Stdout)
+	enc := json.NewEncoder(out)
+	for in.Scan() {
+		var req map[string]any
+		resp := map[string]any{}
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			resp["error"] = "bad request: " + err.Error()
+		} else {
+			resp["id"] = req["id"]
+			result, err := o.handle(req)
+			if err != nil {
+				resp["error"] = err.Error()
+			} else {
+				resp["result"] = result
+			}
+		}
+		enc.Encode(resp)
+		out.Flush()
+	}
+}
+
+func goEnv(goCmd, name string) string {
+	b, err := exec.Command(goCmd, "env", name).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func str(req map[string]any, key string) string {
+	s, _ := req[key].(string)
+	return s
+}
+
+func num(req map[string]any, key string) int {
+	f, _ := req[key].(float64)
+	return int(f)
+}
+
+func (o *oracle) handle(req map[string]any) (any, error) {
+	switch str(req, "op") {
+	case "load":
+		var patterns []string
+		for _, p := range req["patterns"].([]any) {
+			patterns = append(patterns, p.(string))
+		}
+		return o.load(str(req, "dir"), patterns)
+	case "type":
+		n, u, err := o.node(str(req, "file"), num(req, "start"), num(req, "end"))
+		if err != nil {
+			return nil, err
+		}
+		e, ok := n.(ast.Expr)
+		if !ok {
+			return nil, fmt.Errorf("no expression at %d-%d", num(req, "start"), num(req, "end"))
+		}
+		return o.exprType(u, e), nil
+	case "object":
+		n, u, err := o.node(str(req, "file"), num(req, "start"), num(req, "end"))
+		if err != nil {
+			return nil, err
+		}
+		id, ok := n.(*ast.Ident)
+		if !ok {
+			return nil, errors.New("not an identifier")
+		}
+		obj := u.info.ObjectOf(id)
+		if obj == nil {
+			return nil, nil
+		}
+		return o.describeObject(u, obj), nil
+	case "uses":
+		return o.uses(str(req, "key"), str(req, "file"))
+	case "identity":
+		return o.identity(str(req, "key"), str(req, "file"))
+	case "names":
+		return names(o.fset, str(req, "dir"))
+	case "check":
+		u, err := o.unitOf(str(req, "file"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"package": u.path, "errors": errString(u.err)}, nil
+	}
+	return nil, fmt.Errorf("unknown op %q", str(req, "op"))
+}
+
+func errString(err error) any {
+	if err == nil {
+		return nil
+	}
+	return err.Error()
+}
+
+// load lists the patterns with their dependencies' export data and test variants.
+func (o *oracle) load(dir string, patterns []string) (any, error) {
+	pkgs, err := o.list(dir, patterns)
+	if err != nil {
+		return nil, err
+	}
+	var targets []map[string]any
+	for _, p := range pkgs {
+		if p.DepOnly || p.ForTest != "" || strings.HasSuffix(p.ImportPath, ".test") {
+			continue
+		}
+		o.targets[p.ImportPath] = true
+		msg := ""
+		if p.Error != nil {
+			msg = p.Error.Err
+		}
+		targets = append(targets, map[string]any{"import_path": p.ImportPath, "dir": p.Dir, "error": msg})
+	}
+	return targets, nil
+}
+
+func (o *oracle) list(dir string, patterns []string) ([]*listed, error) {
+	args := append([]string{"list", "-e", "-export", "-deps", "-test", "-json=ImportPath,Name,Dir,Export,ForTest,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Imports,ImportMap,DepOnly,Standard,Module,Error", "--"}, patterns...)
+	cmd := exec.Command(o.goCmd, args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil && len(stdout) == 0 {
+		return nil, fmt.Errorf("go list: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	dec := json.NewDecoder(bytes.NewReader(stdout))
+	var pkgs []*listed
+	for {
+		p := new(listed)
+		if err := dec.Decode(p); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		if old, ok := o.byPath[p.ImportPath]; ok && !p.DepOnly {
+			old.DepOnly = false
+		}
+		if _, ok := o.byPath[p.ImportPath]; !ok {
+			o.byPath[p.ImportPath] = p
+		}
+		pkgs = append(pkgs, o.byPath[p.ImportPath])
+	}
+	return pkgs, nil
+}
+
+// lookup opens the export data of an already mapped import path.
+func (o *oracle) lookup(path string) (io.ReadCloser, error) {
+	p, ok := o.byPath[path]
+	if !ok || p.Export == "" {
+		return nil, fmt.Errorf("no export data for %s", path)
+	}
+	return os.Open(p.Export)
+}
+
+type mappedImporter struct {
+	o   *oracle
+	own *listed
+}
+
+func (m mappedImporter) Import(path string) (*types.Package, error) {
+	return m.ImportFrom(path, "", 0)
+}
+
+func (m mappedImporter) ImportFrom(path, dir string, mode types.ImportMode) (*types.Package, error) {
+	if mapped, ok := m.own.ImportMap[path]; ok {
+		path = mapped
+	}
+	if path == "unsafe" {
+		return types.Unsafe, nil
+	}
+	return m.o.imp.ImportFrom(path, dir, mode)
+}
+
+// unitOf finds, and type-checks on first use, the package variant that holds a file: the
+// in-package test variant when the package has one, so test files are seen too.
+func (o *oracle) unitOf(file string) (*unit, error) {
+	if key, ok := o.byFile[file]; ok {
+		return o.check(key)
+	}
+	var best *listed
+	for _, p := range o.byPath {
+		if p.DepOnly && !o.targets[strings.SplitN(p.ImportPath, " ", 2)[0]] && !o.targets[p.ForTest] {
+			continue
+		}
+		for _, name := range append(append([]string{}, p.GoFiles...), p.CgoFiles...) {
+			if filepath.Join(p.Dir, name) != file {
+				continue
+			}
+			// Prefer the variant that also holds the package's own tests.
+			if best == nil || (p.ForTest != "" && !strings.HasSuffix(p.Name, "_test") && best.ForTest == "") {
+				best = p
+			}
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%s is in no loaded package", file)
+	}
+	return o.check(best.ImportPath)
+}
+
+func (o *oracle) check(key string) (*unit, error) {
+	if u, ok := o.units[key]; ok {
+		return u, nil
+	}
+	p := o.byPath[key]
+	u := &unit{list: p, path: strings.SplitN(key, " ", 2)[0], index: map[string]map[[2]int]ast.Node{}}
+	o.units[key] = u
+	for _, name := range append(append([]string{}, p.GoFiles...), p.CgoFiles...) {
+		file := filepath.Join(p.Dir, name)
+		f, err := parser.ParseFile(o.fset, file, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if f == nil {
+			return nil, err
+		}
+		u.files = append(u.files, f)
+		o.byFile[file] = key
+	}
+	u.info = &types.Info{
+		Types:      map[ast.Expr]types.TypeAndValue{},
+		Defs:       map[*ast.Ident]types.Object{},
+		Uses:       map[*ast.Ident]types.Object{},
+		Selections: map[*ast.SelectorExpr]*types.Selection{},
+		Implicits:  map[ast.Node]types.Object{},
+	}
+	var first error
+	conf := types.Config{
+		Importer:    mappedImporter{o, p},
+		Sizes:       o.sizes,
+		FakeImportC: len(p.CgoFiles) > 0,
+		Error: func(err error) {
+			if first == nil {
+				first = err
+			}
+		},
+	}
+	pkgPath := u.path
+	if strings.HasSuffix(p.Name, "_test") && !strings.HasSuffix(pkgPath, "_test") {
+		pkgPath += "_test"
+	}
+	u.pkg, _ = conf.Check(pkgPath, o.fset, u.files, u.info)
+	u.err = first
+	return u, nil
+}
+
+// node is the syntax node spanning exactly [start, end) of a file, innermost first.
+func (o *oracle) node(file string, start, end int) (ast.Node, *unit, error) {
+	u, err := o.unitOf(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, ok := u.index[file]
+	if !ok {
+		idx = map[[2]int]ast.Node{}
+		for _, f := range u.files {
+			if o.fset.File(f.Pos()).Name() != file {
+				continue
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if n == nil {
+					return false
+				}
+				k := [2]int{o.fset.Position(n.Pos()).Offset, o.fset.Position(n.End()).Offset}
+				if _, isExpr := n.(ast.Expr); isExpr || idx[k] == nil {
+					idx[k] = n // the innermost expression of a span wins: `(x)` keeps x's own span
+				}
+				return true
+			})
+		}
+		u.index[file] = idx
+	}
+	n, ok := idx[[2]int{start, end}]
+	if !ok {
+		return nil, u, fmt.Errorf("no syntax node at %s:%d-%d", filepath.Base(file), start, end)
+	}
+	return n, u, nil
+}
+
+// exprType describes the type of an expression and, for a constant, its value.
+func (o *oracle) exprType(u *unit, e ast.Expr) any {
+	tv, ok := u.info.Types[e]
+	if !ok {
+		if id, isIdent := e.(*ast.Ident); isIdent {
+			if obj := u.info.ObjectOf(id); obj != nil {
+				return o.describe(u, obj.Type(), nil)
+			}
+		}
+		return nil
+	}
+	if tv.Type == nil || tv.Type == types.Typ[types.Invalid] {
+		return map[string]any{"invalid": true, "cgo": usesC(e)}
+	}
+	d := o.describe(u, tv.Type, tv.Value)
+	if tv.IsType() {
+		d["is_type"] = true
+	}
+	return d
+}
+
+func usesC(e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if s, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := s.X.(*ast.Ident); ok && id.Name == "C" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+var (
+	byteSlice  = types.NewSlice(types.Typ[types.Byte])
+	errorIface = types.Universe.Lookup("error").Type().Underlying().(*types.Interface)
+	ifaces     = map[string]*types.Interface{
+		"error":           errorIface,
+		"fmt.Stringer":    iface("String", nil, types.Typ[types.String]),
+		"fmt.GoStringer":  iface("GoString", nil, types.Typ[types.String]),
+		"io.Writer":       iface("Write", byteSlice, types.Typ[types.Int], errorIface),
+		"io.StringWriter": iface("WriteString", types.Typ[types.String], types.Typ[types.Int], errorIface),
+		"io.ByteWriter":   iface("WriteByte", types.Typ[types.Byte], errorIface),
+	}
+)
+
+// iface builds a one-method interface: Name(param) (results...).
+func iface(name string, param types.Type, results ...types.Type) *types.Interface {
+	var params []*types.Var
+	if param != nil {
+		params = append(params, types.NewParam(token.NoPos, nil, "", param))
+	}
+	var res []*types.Var
+	for _, r := range results {
+		res = append(res, types.NewParam(token.NoPos, nil, "", r))
+	}
+	sig := types.NewSignatureType(nil, nil, nil, types.NewTuple(params...), types.NewTuple(res...), false)
+	i := types.NewInterfaceType([]*types.Func{types.NewFunc(token.NoPos, nil, name, sig)}, nil)
+	i.Complete()
+	return i
+}
+
+func methodNames(t types.Type) []string {
+	ms := types.NewMethodSet(t)
+	names := []string{}
+	for i := 0; i < ms.Len(); i++ {
+		names = append(names, ms.At(i).Obj().Name())
+	}
+	return names
+}
+
+func kindOf(t types.Type) string {
+	switch t.Underlying().(type) {
+	case *types.Basic:
+		return "basic"
+	case *types.Slice:
+		return "slice"
+	case *types.Array:
+		return "array"
+	case *types.Map:
+		return "map"
+	case *types.Pointer:
+		return "pointer"
+	case *types.Struct:
+		return "struct"
+	case *types.Interface:
+		return "interface"
+	case *types.Signature:
+		return "func"
+	case *types.Chan:
+		return "chan"
+	case *types.Tuple:
+		return "tuple"
+	}
+	return "other"
+}
+
+// describe is a type as goescape's codemods read it; depth-limited through elem and key.
+func (o *oracle) describe(u *unit, t types.Type, value any) map[string]any {
+	qual := types.RelativeTo(u.pkg)
+	d := map[string]any{
+		"type":       types.TypeString(t, qual),
+		"underlying": types.TypeString(t.Underlying(), qual),
+		"kind":       kindOf(t),
+	}
+	switch t := types.Unalias(t).(type) {
+	case *types.Named:
+		d["named"] = true
+		if obj := t.Obj(); obj.Pkg() != nil {
+			d["pkg"] = obj.Pkg().Path()
+		}
+	case *types.TypeParam:
+		d["named"] = true
+		d["type_param"] = true
+		d["kind"] = "typeparam"
+	}
+	if b, ok := t.Underlying().(*types.Basic); ok {
+		d["basic"] = types.Typ[b.Kind()].Name() // byte is uint8, rune is int32
+		info := b.Info()
+		d["integer"] = info&types.IsInteger != 0
+		d["unsigned"] = info&types.IsUnsigned != 0
+		d["float"] = info&types.IsFloat != 0
+		d["string"] = info&types.IsString != 0
+		d["boolean"] = info&types.IsBoolean != 0
+		d["untyped"] = info&types.IsUntyped != 0
+	}
+	if _, isTP := t.(*types.TypeParam); !isTP && d["untyped"] != true && !isTuple(t) {
+		d["size"] = o.sizes.Sizeof(t)
+		d["align"] = o.sizes.Alignof(t)
+		d["methods"] = methodNames(t)
+		if _, isPtr := t.Underlying().(*types.Pointer); !isPtr && !types.IsInterface(t) {
+			d["pointer_methods"] = methodNames(types.NewPointer(t))
+		}
+		impl := []string{}
+		for name, i := range ifaces {
+			if types.Implements(t, i) {
+				impl = append(impl, name)
+			}
+		}
+		if hasMethod(t, "Format") {
+			impl = append(impl, "fmt.Formatter")
+		}
+		sort.Strings(impl)
+		d["implements"] = impl
+	}
+	switch ut := t.Underlying().(type) {
+	case *types.Slice:
+		d["elem"] = o.describeShallow(u, ut.Elem())
+	case *types.Array:
+		d["elem"] = o.describeShallow(u, ut.Elem())
+		d["len"] = ut.Len()
+	case *types.Pointer:
+		d["elem"] = o.describeShallow(u, ut.Elem())
+	case *types.Chan:
+		d["elem"] = o.describeShallow(u, ut.Elem())
+	case *types.Map:
+		d["elem"] = o.describeShallow(u, ut.Elem())
+		d["key"] = o.describeShallow(u, ut.Key())
+	case *types.Struct:
+		var fields []map[string]any
+		for i := 0; i < ut.NumFields(); i++ {
+			f := ut.Field(i)
+			fields = append(fields, map[string]any{"name": f.Name(), "type": types.TypeString(f.Type(), qual), "embedded": f.Embedded()})
+		}
+		d["fields"] = fields
+	case *types.Tuple:
+		var items []any
+		for i := 0; i < ut.Len(); i++ {
+			items = append(items, o.describeShallow(u, ut.At(i).Type()))
+		}
+		d["items"] = items
+	}
+	if value != nil {
+		if cv, ok := value.(interface{ ExactString() string }); ok {
+			d["constant"] = cv.ExactString()
+			if s, ok := constantString(value); ok {
+				d["ascii"] = isASCII(s)
+			}
+		}
+	}
+	return d
+}
+
+func isTuple(t types.Type) bool {
+	_, ok := t.(*types.Tuple)
+	return ok
+}
+
+func (o *oracle) describeShallow(u *unit, t types.Type) map[string]any {
+	d := o.describe(u, t, nil)
+	delete(d, "elem")
+	delete(d, "key")
+	delete(d, "fields")
+	return d
+}
+
+func hasMethod(t types.Type, name string) bool {
+	ms := types.NewMethodSet(t)
+	for i := 0; i < ms.Len(); i++ {
+		if ms.At(i).Obj().Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func constantString(value any) (string, bool) {
+	cv, ok := value.(interface{ ExactString() string })
+	if !ok {
+		return "", false
+	}
+	s := cv.ExactString()
+	if len(s) >= 2 && s[0] == '"' {
+		var out string
+		if err := json.Unmarshal([]byte(s), &out); err == nil {
+			return out, true
+		}
+		// Go quoting is close to JSON's; where it is not, look at the raw bytes.
+		return s[1 : len(s)-1], true
+	}
+	return "", false
+}
+
+// key names an object the same way in every package that sees it: the package path and name for
+// package-level objects, the receiver type for methods and fields, the declaring position otherwise.
+func (o *oracle) key(obj types.Object) string {
+	if obj == nil {
+		return ""
+	}
+	pkg := ""
+	if obj.Pkg() != nil {
+		pkg = obj.Pkg().Path()
+	}
+	switch obj := obj.(type) {
+	case *types.Func:
+		if sig, ok := obj.Type().(*types.Signature); ok && sig.Recv() != nil {
+			return pkg + "." + recvName(sig.Recv().Type()) + "." + obj.Name()
+		}
+	case *types.Var:
+		if obj.IsField() {
+			return fmt.Sprintf("field %s:%d", o.fset.Position(obj.Pos()).Filename, o.fset.Position(obj.Pos()).Offset)
+		}
+	}
+	if obj.Pkg() != nil && obj.Parent() == obj.Pkg().Scope() {
+		return pkg + "." + obj.Name()
+	}
+	pos := o.fset.Position(obj.Pos())
+	return fmt.Sprintf("local %s:%d", pos.Filename, pos.Offset)
+}
+
+func recvName(t types.Type) string {
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if n, ok := types.Unalias(t).(*types.Named); ok {
+		return n.Obj().Name()
+	}
+	return types.TypeString(t, nil)
+}
+
+func (o *oracle) describeObject(u *unit, obj types.Object) map[string]any {
+	pos := o.fset.Position(obj.Pos())
+	kind := strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", obj), "*types."))
+	if v, ok := obj.(*types.Var); ok && v.IsField() {
+		kind = "field"
+	}
+	d := map[string]any{
+		"key":           o.key(obj),
+		"name":          obj.Name(),
+		"kind":          kind,
+		"exported":      obj.Exported(),
+		"file":          pos.Filename,
+		"offset":        pos.Offset,
+		"line":          pos.Line,
+		"package_level": obj.Pkg() != nil && obj.Parent() == obj.Pkg().Scope(),
+		"universe":      obj.Parent() == types.Universe,
+	}
+	if obj.Pkg() != nil {
+		d["pkg"] = obj.Pkg().Path()
+	}
+	if _, isPkg := obj.(*types.PkgName); !isPkg && obj.Type() != nil {
+		d["type"] = o.describe(u, obj.Type(), nil)
+	}
+	if pn, ok := obj.(*types.PkgName); ok {
+		d["imported"] = pn.Imported().Path()
+	}
+	return d
+}
+
+// moduleUnits type-checks every package of the module that holds `file` (tests included), listing
+// the module on first use; for the standard library only what was loaded is searched.
+func (o *oracle) moduleUnits(file string) []*unit {
+	home, err := o.unitOf(file)
+	if err == nil && home.list.Module != nil && home.list.Module.Dir != "" && !o.modules[home.list.Module.Dir] {
+		o.modules[home.list.Module.Dir] = true
+		if pkgs, err := o.list(home.list.Module.Dir, []string{"./..."}); err == nil {
+			for _, p := range pkgs {
+				if !p.DepOnly && p.ForTest == "" && !strings.HasSuffix(p.ImportPath, ".test") {
+					o.targets[p.ImportPath] = true
+				}
+			}
+		}
+	}
+	var keys []string
+	for key, p := range o.byPath {
+		base := strings.SplitN(key, " ", 2)[0]
+		if strings.HasSuffix(key, ".test") || (!o.targets[base] && !o.targets[p.ForTest]) {
+			continue
+		}
+		if p.ForTest == "" {
+			if _, hasTest := o.byPath[key+" ["+key+".test]"]; hasTest {
+				continue // its test variant holds the same files and the tests
+			}
+		}
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	var units []*unit
+	for _, key := range keys {
+		if u, err := o.check(key); err == nil {
+			units = append(units, u)
+		}
+	}
+	return units
+}
+
+type use struct {
+	File  string `json:"file"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Line  int    `json:"line"`
+	Text  string `json:"text"`
+}
+
+func (o *oracle) useOf(n ast.Node, text string) use {
+	s, e := o.fset.Position(n.Pos()), o.fset.Position(n.End())
+	return use{File: s.Filename, Start: s.Offset, End: e.Offset, Line: s.Line, Text: text}
+}
+
+// uses is every identifier in the module's packages (or the loaded ones) that refers to the object.
+func (o *oracle) uses(key, file string) (any, error) {
+	out := []use{}
+	for _, u := range o.moduleUnits(file) {
+		for id, obj := range u.info.Uses {
+			if o.key(obj) == key {
+				out = append(out, o.useOf(id, id.Name))
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Start < out[j].Start
+	})
+	return out, nil
+}
+
+// identity follows the results of every call of a function through variables, fields and return
+// statements, and reports where two of them could be told apart only by identity: `==` or `!=`
+// against anything but nil or a package-level value, a map key, a switch case, errors.Is or
+// errors.As against a value that is not package-level.
+func (o *oracle) identity(key, file string) (any, error) {
+	units := o.moduleUnits(file)
+	parents := map[ast.Node]ast.Node{}
+	owner := map[ast.Node]*unit{}
+	for _, u := range units {
+		for _, f := range u.files {
+			var stack []ast.Node
+			ast.Inspect(f, func(n ast.Node) bool {
+				if n == nil {
+					stack = stack[:len(stack)-1]
+					return false
+				}
+				if len(stack) > 0 {
+					parents[n] = stack[len(stack)-1]
+				}
+				owner[n] = u
+				stack = append(stack, n)
+				return true
+			})
+		}
+	}
+	found := map[string]use{}
+	seen := map[string]bool{}
+	var follow func(key string)
+	var track func(u *unit, e ast.Expr, index int)
+	report := func(n ast.Node) {
+		u := o.useOf(n, "")
+		pos := o.fset.Position(n.Pos())
+		u.Text = nodeText(o.fset, n)
+		found[fmt.Sprintf("%s:%d", pos.Filename, pos.Offset)] = u
+	}
+	isStatic := func(u *unit, e ast.Expr) bool {
+		e = ast.Unparen(e)
+		if tv, ok := u.info.Types[e]; ok && (tv.IsNil() || tv.Value != nil) {
+			return true
+		}
+		var id *ast.Ident
+		switch e := e.(type) {
+		case *ast.Ident:
+			id = e
+		case *ast.SelectorExpr:
+			id = e.Sel
+		}
+		if id == nil {
+			return false
+		}
+		obj := u.info.ObjectOf(id)
+		if obj == nil || obj.Pkg() == nil {
+			return obj != nil
+		}
+		_, isVar := obj.(*types.Var)
+		_, isConst := obj.(*types.Const)
+		return (isVar || isConst) && obj.Parent() == obj.Pkg().Scope()
+	}
+	trackObject := func(obj types.Object) {
+		k := o.key(obj)
+		if seen["obj "+k] {
+			return
+		}
+		seen["obj "+k] = true
+		for _, u := range units {
+			for id, used := range u.info.Uses {
+				if o.key(used) == k {
+					track(u, id, 0)
+				}
+			}
+		}
+	}
+	track = func(u *unit, e ast.Expr, index int) {
+		var child ast.Node = e
+		parent := parents[child]
+		for {
+			if p, ok := parent.(*ast.ParenExpr); ok {
+				child, parent = p, parents[p]
+				continue
+			}
+			break
+		}
+		switch p := parent.(type) {
+		case *ast.BinaryExpr:
+			if (p.Op == token.EQL || p.Op == token.NEQ) && index == 0 {
+				other := p.X
+				if other == child {
+					other = p.Y
+				}
+				if !isStatic(u, other.(ast.Expr)) {
+					report(p)
+				}
+			}
+		case *ast.IndexExpr:
+			if p.Index == child {
+				if tv, ok := u.info.Types[p.X]; ok {
+					if _, isMap := tv.Type.Underlying().(*types.Map); isMap {
+						report(p)
+					}
+				}
+			}
+		case *ast.KeyValueExpr:
+			if p.Key == child {
+				if lit, ok := parents[p].(*ast.CompositeLit); ok {
+					if tv, ok := u.info.Types[lit]; ok {
+						if _, isMap := tv.Type.Underlying().(*types.Map); isMap {
+							report(p)
+						}
+					}
+				}
+			}
+		case *ast.CaseClause:
+			if sw, ok := parents[p].(*ast.BlockStmt); ok {
+				if s, ok := parents[sw].(*ast.SwitchStmt); ok && s.Tag != nil && !isStatic(u, s.Tag) {
+					report(p)
+				}
+			}
+		case *ast.SwitchStmt:
+			if p.Tag == child {
+				for _, stmt := range p.Body.List {
+					for _, c := range stmt.(*ast.CaseClause).List {
+						if !isStatic(u, c) {
+							report(stmt)
+						}
+					}
+				}
+			}
+		case *ast.CallExpr:
+			fn := calleeName(u, p)
+			if fn == "errors.Is" || fn == "errors.As" {
+				for _, a := range p.Args {
+					if a != child && !isStatic(u, a) {
+						report(p)
+					}
+				}
+			}
+			if fn == "delete" && len(p.Args) == 2 && p.Args[1] == child {
+				report(p)
+			}
+			if p.Fun == child {
+				return
+			}
+		case *ast.ReturnStmt:
+			// The enclosing named function passes the result on: follow its callers too.
+			for n := parents[p]; n != nil; n = parents[n] {
+				if _, lit := n.(*ast.FuncLit); lit {
+					return
+				}
+				if fd, ok := n.(*ast.FuncDecl); ok {
+					if obj := u.info.Defs[fd.Name]; obj != nil {
+						follow(o.key(obj))
+					}
+					return
+				}
+			}
+		case *ast.AssignStmt:
+			for i, r := range p.Rhs {
+				if r != child {
+					continue
+				}
+				target := i
+				if len(p.Rhs) == 1 && len(p.Lhs) > 1 {
+					target = index
+				}
+				if target < len(p.Lhs) {
+					trackTarget(u, p.Lhs[target], trackObject)
+				}
+			}
+		case *ast.ValueSpec:
+			for i, r := range p.Values {
+				if r != child {
+					continue
+				}
+				target := i
+				if len(p.Values) == 1 && len(p.Names) > 1 {
+					target = index
+				}
+				if target < len(p.Names) {
+					trackTarget(u, p.Names[target], trackObject)
+				}
+			}
+		}
+	}
+	follow = func(key string) {
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		for _, u := range units {
+			for id, obj := range u.info.Uses {
+				if o.key(obj) != key {
+					continue
+				}
+				var call ast.Node = id
+				if sel, ok := parents[id].(*ast.SelectorExpr); ok && sel.Sel == id {
+					call = sel
+				}
+				c, ok := parents[call].(*ast.CallExpr)
+				if !ok || c.Fun != call {
+					continue
+				}
+				sig, _ := obj.Type().(*types.Signature)
+				if sig == nil {
+					continue
+				}
+				for i := 0; i < sig.Results().Len(); i++ {
+					if types.IsInterface(sig.Results().At(i).Type()) {
+						track(u, c, i)
+					}
+				}
+			}
+		}
+	}
+	follow(key)
+	out := []use{}
+	for _, u := range found {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Start < out[j].Start
+	})
+	return out, nil
+}
+
+// trackTarget follows a value stored in a variable or a field to every use of that variable or field.
+func trackTarget(u *unit, lhs ast.Expr, trackObject func(types.Object)) {
+	var id *ast.Ident
+	switch l := ast.Unparen(lhs).(type) {
+	case *ast.Ident:
+		id = l
+	case *ast.SelectorExpr:
+		id = l.Sel
+	}
+	if id == nil || id.Name == "_" {
+		return
+	}
+	if obj := u.info.ObjectOf(id); obj != nil {
+		trackObject(obj)
+	}
+}
+
+func calleeName(u *unit, c *ast.CallExpr) string {
+	var id *ast.Ident
+	switch f := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		id = f
+	case *ast.SelectorExpr:
+		id = f.Sel
+	}
+	if id == nil {
+		return ""
+	}
+	obj := u.info.Uses[id]
+	if obj == nil {
+		return ""
+	}
+	if obj.Pkg() == nil {
+		return obj.Name()
+	}
+	return obj.Pkg().Path() + "." + obj.Name()
+}
+
+func nodeText(fset *token.FileSet, n ast.Node) string {
+	s, e := fset.Position(n.Pos()), fset.Position(n.End())
+	data, err := os.ReadFile(s.Filename)
+	if err != nil || e.Offset > len(data) {
+		return ""
+	}
+	text := strings.Join(strings.Fields(string(data[s.Offset:e.Offset])), " ")
+	if len(text) > 80 {
+		text = text[:77] + "..."
+	}
+	return text
+}
+
+// names is every name declared at package level, and every import name, in every Go file of a
+// directory, whatever its build constraints: what a new package-level name must not collide with.
+func names(fset *token.FileSet, dir string) (any, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if f == nil {
+			return nil, err
+		}
+		for _, imp := range f.Imports {
+			if imp.Name != nil {
+				set[imp.Name.Name] = true
+			} else {
+				path := strings.Trim(imp.Path.Value, "\"`")
+				set[path[strings.LastIndex(path, "/")+1:]] = true
+			}
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					set[d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch s := spec.(type) {
+					case *ast.TypeSpec:
+						set[s.Name.Name] = true
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							set[n.Name] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	out := []string{}
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
