@@ -13,7 +13,7 @@ After:   fmt.Fprintf(w, "%s=%d\\n", k, v)
 from __future__ import annotations
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.parsing import Node, SourceFile
 from goescape.engine.toolchain import go_line_at_least
 from goescape.engine.typeinfo import declared

@@ -18,7 +18,7 @@ After:   if strings.EqualFold(a, b) { for _, r := range s { ... } }
 from __future__ import annotations
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import Node, SourceFile
 from goescape.engine.typeinfo import basic_type, declared

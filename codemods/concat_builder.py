@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.parsing import Node, SourceFile, enclosing, walk
 from goescape.engine.typeinfo import basic_type, declared
 

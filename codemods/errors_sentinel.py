@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, walk
 from goescape.engine.typeinfo import basic_type, declared

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.facts import Kind
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, parse_file, walk
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.facts import Kind
 from goescape.engine.parsing import Node, SourceFile, walk
 from goescape.engine.toolchain import go_line_at_least

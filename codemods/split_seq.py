@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.parsing import walk
 from goescape.engine.toolchain import go_line_at_least
 

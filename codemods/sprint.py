@@ -1,12 +1,14 @@
-"""Replace fmt's interface boxing with strconv, concatenation, errors.New and io.WriteString.
+"""Replace fmt's interface boxing with strconv, hex, concatenation, errors.New and io.WriteString.
 
 `fmt.Sprintf`, `Sprint` and `Fprintf` take `...any`: every argument is boxed into an interface,
-and a boxed variable escapes to the heap (`n escapes to heap`). When the verbs are plain `%s`,
-`%d`, `%v` or `%t` and each argument's type is a basic type known from its declaration, strconv
-or a string concatenation builds the same text with nothing boxed. A named type (it may have a
-String method), an error, a Stringer or `%v` of an interface stays as it is. Go 1.25+ boxes small
-values without allocating, so on those toolchains some of these save nothing at run time even
-though the escape line goes away.
+and a boxed variable escapes to the heap (`n escapes to heap`). Where each verb has an exact twin
+for the argument's type, as go/types gives it, the twin builds the same text with nothing boxed:
+`%s`/`%v` of a string, `%s` of a []byte (`string(b)`), `%q` of a string or []byte
+(strconv.Quote), `%d`/`%v`/`%x`/`%o`/`%b` of an integer (strconv in that base, `-ff` for -255 as
+fmt prints it), `%c` of an integer of at most 32 bits, `%t`/`%v` of a bool, `%x` of a []byte
+(hex.EncodeToString). A type whose method set has String, Error or Format keeps fmt, which calls
+them; so do interfaces, floats, flags and widths. Go 1.25+ boxes small values without allocating,
+so on those toolchains some of these save nothing at run time though the escape line goes away.
 
 Before:  addr := fmt.Sprintf("%s:%d", host, port)
 After:   addr := host + ":" + strconv.Itoa(port)
@@ -16,11 +18,18 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.edits import local_name
-from goescape.engine.typeinfo import BASIC, basic_type, declared, declared_type
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.oracle import GoType
+from goescape.engine.parsing import local_name
 
 NAME = "sprint"
+PATTERNS = (
+    Pattern("string"),  # Sprintf("%s", s) → s
+    Pattern("strconv"),  # Sprintf("%d", n) → strconv.Itoa(n)
+    Pattern("concat"),  # Sprintf("%s:%d", h, p) → h + ":" + strconv.Itoa(p)
+    Pattern("errorf"),  # Errorf("constant") → errors.New("constant")
+    Pattern("fprintf"),  # Fprintf(w, "%s", s) → io.WriteString(w, s)
+)
 QUERY = """
 (call_expression
   function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
@@ -31,22 +40,37 @@ QUERY = """
 
 _DIRECTIVE = re.compile(r"%([^a-zA-Z%]*)(.?)", re.DOTALL)
 _PERCENT_ESCAPE = re.compile(r"\\(x25|045|u0025|U00000025)")  # a `%` fmt sees but the text does not show
-# How strconv prints each integer kind as %d and %v do: in base 10, byte and rune as numbers.
-_STRCONV = {
-    "int": "strconv.Itoa({})", "int64": "strconv.FormatInt({}, 10)", "uint64": "strconv.FormatUint({}, 10)",
-    **dict.fromkeys(("int8", "int16", "int32", "rune"), "strconv.FormatInt(int64({}), 10)"),
-    **dict.fromkeys(("uint", "uint8", "uint16", "uint32", "byte", "uintptr"), "strconv.FormatUint(uint64({}), 10)"),
-}  # fmt: skip
 _OPERAND_OF = {"index_expression", "slice_expression"}
+_BASES = {"d": 10, "v": 10, "x": 16, "o": 8, "b": 2}
 
 
-def _render(arg: str, typ: str, verb: str) -> str | None:
-    """Go text that prints the argument as the verb does, or None when there is none this plain."""
-    if typ == "string" and verb in "sv":
-        return arg
-    if typ == "bool" and verb in "tv":
-        return f"strconv.FormatBool({arg})"
-    return _STRCONV[typ].format(arg) if verb in "dv" and typ in _STRCONV else None
+def _render(arg: str, t: GoType, verb: str) -> tuple[str, set[str]] | str:
+    """Go text printing `arg` exactly as `%verb` does, with its imports; or why there is none."""
+    if t.formats_itself:
+        methods = sorted({"Error", "String", "Format"} & t.methods) or ["methods of its dynamic value"]
+        return f"{arg} ({t.text}) is printed by its {', '.join(methods)}: fmt must call it"
+    if t.string and verb in "sv":
+        return (arg if t.text == "string" else f"string({arg})"), set()
+    if t.string and verb == "q":
+        return f"strconv.Quote({arg if t.text == 'string' else f'string({arg})'})", {"strconv"}
+    if t.is_byte_slice and verb == "s":
+        return f"string({arg})", set()
+    if t.is_byte_slice and verb == "q":
+        return f"strconv.Quote(string({arg}))", {"strconv"}
+    if t.is_byte_slice and verb == "x":
+        return f"hex.EncodeToString({arg})", {"encoding/hex"}
+    if t.boolean and verb in "tv":
+        return f"strconv.FormatBool({arg if t.text == 'bool' else f'bool({arg})'})", {"strconv"}
+    if t.integer and verb in _BASES:
+        base = _BASES[verb]
+        if t.text == "int" and base == 10:
+            return f"strconv.Itoa({arg})", {"strconv"}
+        wide = "uint64" if t.unsigned else "int64"
+        value = arg if t.text == wide else f"{wide}({arg})"
+        return f"strconv.Format{'Uint' if t.unsigned else 'Int'}({value}, {base})", {"strconv"}
+    if t.integer and verb == "c" and (t.size or 8) <= 4:
+        return (f"string({arg})" if t.text in ("rune", "int32") else f"string(rune({arg}))"), set()
+    return f"%{verb} of {arg} ({t.text}) has no twin that prints the same text for every value"
 
 
 def _parse(body: str) -> tuple[list[str], list[str]] | str:
@@ -57,7 +81,7 @@ def _parse(body: str) -> tuple[list[str], list[str]] | str:
         pos = m.end()
         if m.group() == "%%":
             pieces[-1] += "%"
-        elif m.group(1) or m.group(2) not in ("s", "d", "v", "t"):
+        elif m.group(1) or m.group(2) not in "sdvtqxobc" or not m.group(2):
             return m.group()
         else:
             verbs.append(m.group(2))
@@ -66,109 +90,90 @@ def _parse(body: str) -> tuple[list[str], list[str]] | str:
     return pieces, verbs
 
 
-def _why_not(arg: str, typ: str | None, verb: str) -> str:
-    """The reason an argument stays boxed, for the report."""
-    if typ is None:
-        return f"the type of {arg} is not known from its declaration"
-    if typ in BASIC:
-        return f"%{verb} of {arg} ({typ}) has no plain strconv or concatenation twin"
-    if typ in ("error", "any", "interface{}"):
-        return f"{arg} is an interface ({typ}): the value inside decides the text"
-    return f"{arg} has type {typ}, not a basic type: its own String, Error or Format method may decide the text"
-
-
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
+def propose(match: Match, pass_: Pass) -> None:
     src, call, fn, args_node = match.src, match.one("call"), match.text("fn"), match.one("args")
     if call is None or args_node is None or call.parent is None or local_name(src, "fmt") != "fmt":
-        return None
+        return
     args = args_node.named_children
-    func = ctx.function_of(src, call)
-    name = func.child_by_field_name("name") if func is not None else None
-    function, line = src.text(name) if name is not None else "", src.line_of(call.start_byte)
-    targets = tuple(f for f in ctx.facts_within(src, args_node) if any(f.expr == src.text(a) for a in args))
+    targets = tuple(f for f in pass_.facts_within(src, args_node) if any(f.expr == src.text(a) for a in args))
     if fn == "Errorf":
-        targets = tuple(ctx.facts_within(src, call))
-
-    def skip(reason: str) -> Skip:
-        return Skip(NAME, src.path, line, function, reason, targets)
-
+        targets = tuple(pass_.facts_within(src, call))
     if not targets or any(a.type == "variadic_argument" for a in args):
-        return None  # nothing here escapes, or the arguments are a slice already boxed
+        return  # nothing here escapes, or the arguments are a slice already boxed
     if call.parent.type == "expression_statement" and fn != "Fprintf":
-        return None  # an unused result is go vet's business, not ours
+        return  # an unused result is go vet's business, not ours
     if any(a.type == "comment" for a in args):
-        return skip("a comment inside the call would be lost")
+        return pass_.skip(src, call, "a comment inside the call would be lost", targets)
     writer, values = (args[0], args[1:]) if fn == "Fprintf" else (None, args)
     if fn == "Sprint":
         if len(values) != 1:
-            return None  # Sprint puts spaces between some operands; one operand has none
+            return  # Sprint puts spaces between some operands; one operand has none
         fmt_text = '"%v"'
     elif values and values[0].type in ("interpreted_string_literal", "raw_string_literal"):
         fmt_text, values = src.text(values[0]), values[1:]
     else:
-        return None
+        return
     if fn == "Errorf" and values:
-        return None  # Errorf with arguments may wrap an error (%w); only a constant message is plain
+        return  # Errorf with arguments may wrap an error (%w); only a constant message is plain
     if fn == "Errorf" and all("fmt.Errorf" in t.inlined for t in targets):
-        return skip("this toolchain already inlines fmt.Errorf of a constant into errors.New: nothing to gain")
+        reason = "this toolchain already inlines fmt.Errorf of a constant into errors.New: nothing to gain"
+        return pass_.skip(src, call, reason, targets)
     quote, body = fmt_text[0], fmt_text[1:-1]
     if quote == '"' and _PERCENT_ESCAPE.search(body):
-        return skip("the format spells % with an escape sequence")
+        return pass_.skip(src, call, "the format spells % with an escape sequence", targets)
     parsed = _parse(body)
     if isinstance(parsed, str):
-        return skip(f"{parsed} has a flag, width or verb that strconv has no twin for")
+        return pass_.skip(src, call, f"{parsed} has a flag, width or verb that no single call prints alike", targets)
     literals, verbs = parsed
     if len(verbs) != len(values):
-        return skip(f"the format has {len(verbs)} verbs for {len(values)} arguments")
+        return pass_.skip(src, call, f"the format has {len(verbs)} verbs for {len(values)} arguments", targets)
 
     imports: set[str] = set()
-    pattern = fn.lower() if fn in ("Errorf", "Fprintf") else ""  # the calibration pair it is an instance of
     if fn == "Errorf":
-        new, imports = f"errors.New({quote}{literals[0]}{quote})", {"errors"}
+        new, imports, pattern = f"errors.New({quote}{literals[0]}{quote})", {"errors"}, "errorf"
     else:
         pieces = [f"{quote}{literals[0]}{quote}"] if literals[0] else []
         for value, verb, literal in zip(values, verbs, literals[1:], strict=True):
-            typ = basic_type(src, value)
-            rendered = _render(src.text(value), typ, verb) if typ is not None else None
-            if rendered is None:
-                return skip(_why_not(src.text(value), typ or declared_type(src, value), verb))
-            pieces.append(rendered)
-            imports |= {"strconv"} if rendered != src.text(value) else set()
+            typ = pass_.type_of(src, value)
+            if typ is None:
+                why = pass_.oracle.check_errors(src.path) or "cgo or an invalid expression"
+                return pass_.skip(src, call, f"go/types gives {src.text(value)} no type ({why})", targets)
+            rendered = _render(src.text(value), typ, verb)
+            if isinstance(rendered, str):
+                return pass_.skip(src, call, rendered, targets)
+            pieces.append(rendered[0])
+            imports |= rendered[1]
             if literal:
                 pieces.append(f"{quote}{literal}{quote}")
         new = " + ".join(pieces)
-        pattern = pattern or ("concat" if len(pieces) > 1 else "strconv" if imports else "string")
+        pattern = "concat" if len(pieces) > 1 else "strconv" if imports else "string"
         if writer is not None:
             if len(pieces) != 1 or imports:
-                return skip('only Fprintf(w, "%s", s) of a string writes the same without building the text first')
-            new, imports = f"io.WriteString({src.text(writer)}, {new})", {"io"}
+                why = 'only Fprintf(w, "%s", s) of a string writes the same without building the text first'
+                return pass_.skip(src, call, why, targets)
+            new, imports, pattern = f"io.WriteString({src.text(writer)}, {new})", {"io"}, "fprintf"
         elif len(pieces) > 1 and call.parent.type in _OPERAND_OF:
             # Indexed or sliced, the concatenation needs parentheses; anywhere else a
             # string is allowed (an argument, either side of `+` or `==`) it needs none.
             operand = call.parent.child_by_field_name("operand")
             new = f"({new})" if operand is not None and operand.start_byte == call.start_byte else new
     for imp in sorted(imports):
-        if local_name(src, imp) not in (None, imp):
-            return skip(f"{imp} is imported under another name in {src.path.name}")
-        if declared(src, imp, call) is not None:
-            return skip(f"the name {imp} is declared here, so the {imp} package cannot be used")
+        if problem := pass_.import_problem(src, call, imp):
+            return pass_.skip(src, call, problem, targets)
     rationale = {
         "Errorf": "fmt.Errorf of a constant message is errors.New without the formatting",
         "Fprintf": "io.WriteString writes a string without boxing it into an interface",
     }.get(fn, "strconv and concatenation format basic values without boxing them into interfaces")
-    return Proposal(
-        codemod=NAME,
-        package=ctx.package.import_path,
-        path=src.path,
-        line=line,
-        function=function,
-        edits=(Edit.replace(src, call, new),),
+    pass_.report(
+        src,
+        call,
+        [Edit.replace(src, call, new)],
         targets=targets,
         rationale=rationale,
         pattern=pattern,
-        add_imports=tuple((src.path, imp) for imp in sorted(imports)),
-        drop_imports=((src.path, "fmt"),),
+        add_imports=imports,
+        drop_imports=["fmt"],
         # A concatenation's result is what Sprintf allocated out of the compiler's sight; one the call
         # was already part of is the same allocation, which the compiler now spells `~r0 + "x"`.
-        allowed_new=(r" \+ ",) if " + " in new or call.parent.type == "binary_expression" else (),
+        allowed_new=[r" \+ "] if " + " in new or call.parent.type == "binary_expression" else [],
     )

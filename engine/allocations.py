@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from goescape.engine.edits import local_name
+from goescape.engine.parsing import local_name
 from goescape.engine.parsing import Node, SourceFile, walk
 
 HARNESS_NAME = "zz_goescape_allocs_test.go"

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from goescape.engine.facts import EscapeFact
-from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, parse_file, walk
+from goescape.engine.oracle import GoObject, GoType, Oracle, Use
+from goescape.engine.parsing import (
+    FUNCTION_TYPES,
+    Node,
+    SourceFile,
+    enclosing,
+    function_name,
+    local_name,
+    matches,
+    parse_file,
+    top_level,
+)
 from goescape.engine.toolchain import Package
 
 ENTRY_POINT_GROUP = "goescape.codemods"
@@ -37,8 +48,32 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """One kind of rewrite a codemod makes, and whether it is equivalent for every input.
+
+    `differs` is empty for a rewrite that behaves the same for every input; otherwise it says in
+    one sentence when it does not ("differs when a letter folds but does not lower alike: ſ/s").
+    A pattern that differs is only taken where the codemod proves its precondition (`proven=`).
+    """
+
+    name: str
+    differs: str = ""
+
+    @property
+    def equivalent(self) -> bool:
+        return not self.differs
+
+    def describe(self) -> str:
+        return "equivalent for every input" if self.equivalent else self.differs
+
+
+@dataclass(frozen=True)
 class Proposal:
-    """A rewrite a codemod proposes: its edits, the escapes it should remove, and why."""
+    """A rewrite a codemod proposes: its edits, the escapes it should remove, and why.
+
+    Built by the engine from what a codemod reports through its Pass (package, file, line and the
+    compiler's name of the function are the engine's), never by a codemod.
+    """
 
     codemod: str
     package: str
@@ -63,6 +98,9 @@ class Proposal:
     # Why the targeted escape may not go on this module, said when it does not (or when there is
     # none): e.g. per-iteration loop variables since Go 1.22.
     if_unproven: str = ""
+    # "" when the pattern is equivalent for every input; otherwise when it differs and what
+    # proved that it cannot here ("differs when ...; taken because both operands are constants").
+    equivalence: str = ""
 
     @property
     def files(self) -> frozenset[Path]:
@@ -70,6 +108,9 @@ class Proposal:
 
     def title(self) -> str:
         return f"{self.codemod} {self.path.name}:{self.line} {self.function}"
+
+    def equivalence_text(self) -> str:
+        return self.equivalence or "equivalent for every input"
 
 
 @dataclass(frozen=True)
@@ -109,16 +150,39 @@ class Match:
         return self.src.text(node) if node is not None else ""
 
 
-class Context:
-    """What a codemod knows about one package: its files (parsed on demand), facts and settings."""
+class Pass:
+    """What a codemod sees of one package, and where it reports (go/analysis's Pass).
+
+    A codemod reads files, escape facts and types through its pass (`type_of`, `object_of`,
+    `uses`, `identity_uses`, `lookup`), names new declarations with `new_name`, and hands
+    back rewrites with `report` and declined matches with `skip`; the pass fills in package, file,
+    line and the compiler's name of the function, and keeps the results.
+    """
 
     def __init__(
-        self, package: Package, facts: Iterable[EscapeFact], options: Options, sources: dict[Path, SourceFile]
+        self,
+        codemod: Codemod,
+        package: Package,
+        facts: Iterable[EscapeFact],
+        options: Options,
+        sources: dict[Path, SourceFile],
+        oracle: Oracle,
+        reserved: dict[Path, set[str]] | None = None,
     ):
+        self.codemod = codemod
         self.package = package
         self.facts = tuple(facts)
         self.options = options
+        self.oracle = oracle
         self._sources = sources
+        # Names added in this run, per package directory, shared by every codemod's pass.
+        self._reserved = reserved if reserved is not None else {}
+        self.results: list[Proposal | Skip] = []
+        self._by_file: dict[Path, list[EscapeFact]] = {}
+        for fact in self.facts:
+            self._by_file.setdefault(fact.path, []).append(fact)
+
+    # Files and facts
 
     def source(self, path: Path) -> SourceFile:
         if path not in self._sources:
@@ -136,14 +200,84 @@ class Context:
                     yield src
 
     def facts_within(self, src: SourceFile, node: Node) -> list[EscapeFact]:
-        return [
-            f
-            for f in self.facts
-            if f.path == src.path and node.start_byte <= f.offset < max(node.end_byte, node.start_byte + 1)
-        ]
+        end = max(node.end_byte, node.start_byte + 1)
+        return [f for f in self._by_file.get(src.path, ()) if node.start_byte <= f.offset < end]
 
     def function_of(self, src: SourceFile, node: Node) -> Node | None:
+        """The declaration (function or method) that holds `node`."""
         return enclosing(node, *FUNCTION_TYPES[:2])
+
+    def function_name(self, src: SourceFile, node: Node) -> str:
+        """The compiler's and pprof's name of the function holding `node`: `(*T).M`, `F.func1`, `init.0`."""
+        decl = top_level(node)
+        number = None
+        name = decl.child_by_field_name("name") if decl.type == "function_declaration" else None
+        if name is not None and src.text(name) == "init":
+            number = self._init_number(src, decl)
+        return function_name(src, node, number)
+
+    def _init_number(self, src: SourceFile, decl: Node) -> int:
+        count = 0
+        for path in self.package.go_files:
+            other = self.source(path)
+            for d in other.root.named_children:
+                name = d.child_by_field_name("name") if d.type == "function_declaration" else None
+                if name is None or other.text(name) != "init":
+                    continue
+                if other.path == src.path and d.start_byte == decl.start_byte:
+                    return count
+                count += 1
+        return count
+
+    # Types, from the type checker
+
+    def type_of(self, src: SourceFile, node: Node) -> GoType | None:
+        """The type go/types gives the expression `node`, or None (no expression there, cgo's C.x)."""
+        return self.oracle.type_at(src.path, node.start_byte, node.end_byte)
+
+    def object_of(self, src: SourceFile, ident: Node) -> GoObject | None:
+        """The object an identifier (or field identifier) declares or refers to."""
+        return self.oracle.object_at(src.path, ident.start_byte, ident.end_byte)
+
+    def lookup(self, src: SourceFile, at: Node, name: str) -> GoObject | None:
+        """What `name` means at `at`: a local, a package-level name, an import, a predeclared one."""
+        return self.oracle.lookup(src.path, at.start_byte, name)
+
+    def uses(self, obj: GoObject) -> tuple[Use, ...]:
+        """Every use of `obj` in the module's packages, tests included."""
+        return self.oracle.uses(obj, self.package.go_files[0] if self.package.go_files else self.package.dir)
+
+    def identity_uses(self, function: GoObject) -> tuple[Use, ...]:
+        """Where any package of the module tells two results of `function` apart by identity."""
+        near = self.package.go_files[0] if self.package.go_files else self.package.dir
+        return self.oracle.identity_uses(function, near)
+
+    # Names and imports
+
+    def names_taken(self) -> set[str]:
+        """Names a new package-level declaration must avoid: every file of the directory, whatever
+        its build constraints, and every name added in this run to the package."""
+        return set(self.oracle.names(self.package.dir)) | self._reserved.get(self.package.dir, set())
+
+    def new_name(self, candidates: Iterable[str], also_avoid: Iterable[str] = ()) -> str | None:
+        """The first candidate that collides with nothing (see names_taken), reserved for this run."""
+        taken = self.names_taken() | set(also_avoid)
+        for name in candidates:
+            if name and name not in taken:
+                self._reserved.setdefault(self.package.dir, set()).add(name)
+                return name
+        return None
+
+    def import_problem(self, src: SourceFile, at: Node, import_path: str) -> str:
+        """Why `import_path` cannot be used by its own name at `at`, or "" when it can."""
+        base = import_path.rsplit("/", 1)[-1]
+        local = local_name(src, import_path)
+        if local not in (None, base):
+            return f"{import_path} is imported under another name in {src.path.name}"
+        found = self.lookup(src, at, base)
+        if found is not None and found.imported != import_path and not found.universe:
+            return f"the name {base} means something else here ({found.kind} at {found.path.name}:{found.line})"
+        return ""
 
     def exported_ok(self, name: str) -> bool:
         """Whether changing this function's signature stays inside the package's API promise."""
@@ -151,21 +285,75 @@ class Context:
             return True
         return self.package.is_main or self.package.is_internal or self.options.allow_api_change
 
-    def package_level_names(self) -> set[str]:
-        """Names declared at package level in any file: functions, types, constants, variables."""
-        names: set[str] = set()
-        for src in self.files():
-            for decl in src.root.named_children:
-                if decl.type == "function_declaration" and (name := decl.child_by_field_name("name")) is not None:
-                    names.add(src.text(name))
-                specs = [c for c in walk(decl) if c.type in ("type_spec", "const_spec", "var_spec")]
-                if decl.type in ("type_declaration", "const_declaration", "var_declaration"):
-                    for spec in specs:
-                        names.update(src.text(n) for n in spec.children_by_field_name("name"))
-        return names
+    # Reporting
+
+    def report(
+        self,
+        src: SourceFile,
+        at: Node,
+        edits: Sequence[Edit],
+        *,
+        targets: Iterable[EscapeFact],
+        rationale: str,
+        pattern: str,
+        proven: str = "",
+        add_imports: Iterable[str] = (),
+        drop_imports: Iterable[str] = (),
+        api_change: bool = False,
+        allowed_new: Iterable[str] = (),
+        proof: str = "escape",
+        if_unproven: str = "",
+    ) -> None:
+        """Propose a rewrite at `at`; `pattern` names one of the codemod's PATTERNS.
+
+        A pattern that is not equivalent for every input needs `proven`: what shows its difference
+        cannot arise here. Without it the rewrite is skipped with the difference as the reason.
+        """
+        targets = tuple(targets)
+        kind = self.codemod.patterns.get(pattern)
+        if kind is None:
+            raise ValueError(f"{self.codemod.name} reports pattern {pattern!r}, which its PATTERNS do not declare")
+        if kind.differs and not proven:
+            self.skip(src, at, f"not equivalent for every input: {kind.differs}", targets)
+            return
+        self.results.append(
+            Proposal(
+                codemod=self.codemod.name,
+                package=self.package.import_path,
+                path=src.path,
+                line=src.line_of(at.start_byte),
+                function=self.function_name(src, at),
+                edits=tuple(edits),
+                targets=targets,
+                rationale=rationale,
+                add_imports=tuple((src.path, imp) for imp in sorted(set(add_imports))),
+                drop_imports=tuple((src.path, imp) for imp in drop_imports),
+                api_change=api_change,
+                allowed_new=tuple(allowed_new),
+                pattern=pattern,
+                proof=proof,
+                if_unproven=if_unproven,
+                equivalence=f"{kind.differs}; taken because {proven}" if kind.differs else "",
+            )
+        )
+
+    def skip(self, src: SourceFile, at: Node, reason: str, targets: Iterable[EscapeFact] = ()) -> None:
+        """Decline a match, with the one obstacle that really blocks it as the reason."""
+        self.results.append(
+            Skip(
+                self.codemod.name,
+                src.path,
+                src.line_of(at.start_byte),
+                self.function_name(src, at),
+                reason,
+                tuple(targets),
+            )
+        )
 
 
-ProposeFn = Callable[[Match, Context], "Proposal | Skip | Iterable[Proposal | Skip] | None"]
+Context = Pass  # PORTING SHIM
+
+ProposeFn = Callable[[Match, Pass], None]
 
 
 @dataclass(frozen=True)
@@ -179,6 +367,7 @@ class Codemod:
     default_on: bool = True
     calibration: Path | None = None  # a folder of <pattern>.txtar before/after benchmark pairs
     anchored: bool = True  # False: the compiler never reports its pattern, so every file is read
+    patterns: Mapping[str, Pattern] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -201,13 +390,11 @@ class Codemod:
             default_on=bool(getattr(module, "DEFAULT_ON", True)),
             calibration=Path(calibration) if calibration is not None else None,
             anchored=bool(getattr(module, "ANCHORED", True)),
+            patterns={p.name: p for p in getattr(module, "PATTERNS", ())},
         )
 
-    def run(self, ctx: Context, src: SourceFile, ranges: Iterable[tuple[int, int]]) -> list[Proposal | Skip]:
-        """Run the query over the given byte ranges of one file and collect proposals and skips."""
-        from goescape.engine.parsing import matches
-
-        out: list[Proposal | Skip] = []
+    def run(self, pass_: Pass, src: SourceFile, ranges: Iterable[tuple[int, int]]) -> None:
+        """Run the query over the given byte ranges of one file; results collect in `pass_.results`."""
         seen: set[tuple[int, ...]] = set()
         for start, end in ranges:
             for captures in matches(self.query, src.root, start, end):
@@ -215,14 +402,9 @@ class Codemod:
                 if key in seen:
                     continue
                 seen.add(key)
-                result = self.propose(Match(src, captures), ctx)
-                if result is None:
-                    continue
-                if isinstance(result, (Proposal, Skip)):
-                    out.append(result)
-                else:
-                    out.extend(result)
-        return out
+                legacy = self.propose(Match(src, captures), pass_)  # type: ignore[func-returns-value]
+                if legacy is not None:  # PORTING SHIM: removed when every codemod reports through its pass
+                    pass_.results.extend([legacy] if isinstance(legacy, (Proposal, Skip)) else legacy)
 
 
 def load_codemods() -> list[Codemod]:

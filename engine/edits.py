@@ -9,7 +9,7 @@ from pathlib import Path
 
 from goescape.engine.codemod import Edit, Proposal
 from goescape.engine.errors import EditConflict
-from goescape.engine.parsing import Node, SourceFile, parse_bytes, walk
+from goescape.engine.parsing import Node, SourceFile, import_specs, parse_bytes, walk
 from goescape.engine.toolchain import Toolchain
 
 
@@ -37,19 +37,6 @@ def overlaps(a: Proposal, b: Proposal) -> bool:
     return False
 
 
-def _import_specs(src: SourceFile) -> list[tuple[Node, str, str]]:
-    """(spec node, import path, local name or "") for every import in the file."""
-    specs = []
-    declarations = [n for n in src.root.named_children if n.type == "import_declaration"]
-    for node in (spec for decl in declarations for spec in walk(decl)):
-        if node.type == "import_spec":
-            path_node = node.child_by_field_name("path")
-            name_node = node.child_by_field_name("name")
-            if path_node is not None:
-                specs.append((node, src.text(path_node).strip('"`'), src.text(name_node) if name_node else ""))
-    return specs
-
-
 def used_qualifiers(src: SourceFile) -> set[str]:
     """Identifiers used as package qualifiers: `fmt` in `fmt.Println` or `io.Writer`."""
     names: set[str] = set()
@@ -65,17 +52,9 @@ def used_qualifiers(src: SourceFile) -> set[str]:
     return names
 
 
-def local_name(src: SourceFile, import_path: str) -> str | None:
-    """The name a file refers to an import by, or None when it does not import it."""
-    for _, path, name in _import_specs(src):
-        if path == import_path:
-            return name or import_path.rsplit("/", 1)[-1]
-    return None
-
-
 def fix_imports(src: SourceFile, add: Iterable[str], maybe_drop: Iterable[str]) -> bytes:
     """Add the imports asked for and drop those of `maybe_drop` that the file no longer uses."""
-    specs = _import_specs(src)
+    specs = import_specs(src)
     used = used_qualifiers(src)
     drops = [
         _delete_spec(src, node)
@@ -85,7 +64,7 @@ def fix_imports(src: SourceFile, add: Iterable[str], maybe_drop: Iterable[str]) 
     if drops:
         # Deleting a spec can delete its whole declaration, so insertions look at the result.
         src = parse_bytes(src.path, apply_edits(src.data, drops, src.path))
-    missing = sorted(set(add) - {path for _, path, _ in _import_specs(src)})
+    missing = sorted(set(add) - {path for _, path, _ in import_specs(src)})
     if missing:
         return apply_edits(src.data, [_insert_imports(src, missing)], src.path)
     return src.data

@@ -269,6 +269,11 @@ class Oracle:
         raw = self._ask("object", file=str(path), start=start, end=end)
         return GoObject.from_json(raw) if isinstance(raw, dict) else None
 
+    def lookup(self, path: Path, offset: int, name: str) -> GoObject | None:
+        """What `name` denotes at byte `offset` of `path` (innermost scope first), or None."""
+        raw = self._ask("lookup", file=str(path), offset=offset, name=name)
+        return GoObject.from_json(raw) if isinstance(raw, dict) else None
+
     def uses(self, obj: GoObject, near: Path) -> tuple[Use, ...]:
         """Every use of `obj` in the module holding `near` (every package, tests included)."""
         return _uses(self._ask("uses", key=obj.key, file=str(near)))
@@ -311,6 +316,5 @@ class Oracle:
 def _uses(raw: object) -> tuple[Use, ...]:
     items: Iterable[dict[str, Any]] = raw if isinstance(raw, list) else ()
     return tuple(
-        Use(Path(str(u["file"])), int(u["start"]), int(u["end"]), int(u["line"]), str(u.get("text", "")))
-        for u in items
+        Use(Path(str(u["file"])), int(u["start"]), int(u["end"]), int(u["line"]), str(u.get("text", ""))) for u in items
     )

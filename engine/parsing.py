@@ -124,17 +124,81 @@ def near_error(node: Node) -> bool:
     return any(n is not None and (n.has_error or n.is_error or n.is_missing) for n in neighbours)
 
 
-def function_name(src: SourceFile, fn: Node) -> str:
-    """The compiler's spelling of a function's name: `F`, `T.M`, `(*T).M`, `F.func1` is not attempted."""
-    name = fn.child_by_field_name("name")
-    if fn.type == "method_declaration" and name is not None:
-        receiver = fn.child_by_field_name("receiver")
+def function_name(src: SourceFile, fn: Node, init_number: int | None = None) -> str:
+    """The compiler's (and pprof's) spelling of the function that holds `fn`.
+
+    `F`, `T.M`, `(*T).M`; a closure is numbered in source order within the function that declares
+    it (`F.func1`, nested `F.func1.2`); the n-th `init` of a package is `init.<n>` when its
+    `init_number` is given; closures in package-level initializers belong to `init`.
+    """
+    literals: list[Node] = []
+    node: Node | None = fn
+    while node is not None and node.parent is not None and node.parent.type != "source_file":
+        if node.type == "func_literal":
+            literals.append(node)
+        node = node.parent
+    if node is None:
+        return ""
+    if node.type == "func_literal":
+        literals.append(node)
+    base = _declared_name(src, node)
+    if base == "init" and node.type == "function_declaration" and init_number is not None:
+        base = f"init.{init_number}"
+    outer = node
+    for depth, literal in enumerate(reversed(literals)):
+        siblings = [n for n in _own_literals(outer) if n.start_byte < literal.start_byte]
+        base += f".func{len(siblings) + 1}" if depth == 0 else f".{len(siblings) + 1}"
+        outer = literal
+    return base
+
+
+def _declared_name(src: SourceFile, decl: Node) -> str:
+    name = decl.child_by_field_name("name")
+    if decl.type == "method_declaration" and name is not None:
+        receiver = decl.child_by_field_name("receiver")
         rtype = ""
         if receiver is not None:
             for ident in walk(receiver):
                 if ident.type == "type_identifier":
                     rtype = src.text(ident)
+                    break
             pointer = any(n.type == "pointer_type" for n in walk(receiver))
             rtype = f"(*{rtype})" if pointer else rtype
         return f"{rtype}.{src.text(name)}"
-    return src.text(name) if name is not None else "func literal"
+    if decl.type == "function_declaration" and name is not None:
+        return src.text(name)
+    return "init" if decl.type == "var_declaration" else ""
+
+
+def _own_literals(outer: Node) -> list[Node]:
+    """The func literals whose nearest enclosing function is `outer`, in source order."""
+    found: list[Node] = []
+    stack = list(reversed(outer.children))
+    while stack:
+        node = stack.pop()
+        if node.type == "func_literal":
+            found.append(node)
+            continue
+        stack.extend(reversed(node.children))
+    return found
+
+
+def import_specs(src: SourceFile) -> list[tuple[Node, str, str]]:
+    """(spec node, import path, local name or "") for every import in the file."""
+    specs = []
+    declarations = [n for n in src.root.named_children if n.type == "import_declaration"]
+    for node in (spec for decl in declarations for spec in walk(decl)):
+        if node.type == "import_spec":
+            path_node = node.child_by_field_name("path")
+            name_node = node.child_by_field_name("name")
+            if path_node is not None:
+                specs.append((node, src.text(path_node).strip('"`'), src.text(name_node) if name_node else ""))
+    return specs
+
+
+def local_name(src: SourceFile, import_path: str) -> str | None:
+    """The name a file refers to an import by, or None when it does not import it."""
+    for _, path, name in import_specs(src):
+        if path == import_path:
+            return name or import_path.rsplit("/", 1)[-1]
+    return None

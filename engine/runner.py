@@ -11,10 +11,11 @@ from pathlib import Path
 
 from goescape.engine.benchmarks import Change
 from goescape.engine.benchmarks import compare as compare_benchmarks
-from goescape.engine.codemod import Codemod, Context, Options, Proposal, Skip
+from goescape.engine.codemod import Codemod, Options, Pass, Proposal, Skip
 from goescape.engine.edits import is_gofmt_clean
 from goescape.engine.errors import BuildFailed, SyntaxProblem
 from goescape.engine.facts import GCFLAGS, Classified, EscapeFact, classify, parse_diagnostics
+from goescape.engine.oracle import Oracle
 from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
 from goescape.engine.results import Rejected, Result, Skipped, Verified
 from goescape.engine.toolchain import Package, Toolchain, list_packages, resolve_patterns
@@ -32,6 +33,10 @@ class Session:
     packages: tuple[Package, ...]
     facts: tuple[EscapeFact, ...]
     sources: dict[Path, SourceFile]
+    oracle: Oracle  # go/types for these packages, started on the first type question
+
+    def close(self) -> None:
+        self.oracle.close()
 
     @property
     def by_path(self) -> dict[str, Package]:
@@ -70,7 +75,7 @@ def load(tc: Toolchain, patterns: Sequence[str], cwd: Path, *, include_generated
     ]
     # go prints packages in the order their compiles finish: sort for reports that do not wobble.
     kept.sort(key=lambda f: (f.package, str(f.path).startswith("<"), str(f.path), f.line, f.column))
-    return Session(tc, cwd, tuple(packages), tuple(kept), sources)
+    return Session(tc, cwd, tuple(packages), tuple(kept), sources, Oracle(tc, cwd, [p.import_path for p in packages]))
 
 
 def _raise_build_failure(stderr: str, cwd: Path) -> None:
@@ -96,26 +101,50 @@ def propose(
     gofmt_ok: dict[Path, bool] = {}
     anchored = [c for c in codemods if c.anchored]
     roaming = [c for c in codemods if not c.anchored]
-    for package in session.packages:
-        # A fact can sit in another package's file (generic or inlined code compiled here): not ours to edit.
-        own = set(package.go_files)
-        facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
-        ctx = Context(package, facts, options, session.sources)
-        ranges: dict[Path, set[tuple[int, int]]] = {}
-        for fact in facts:
-            src = session.sources.get(fact.path)
-            if src is None or fact.offset < 0:
-                continue
-            decl = top_level(node_at(src, fact.offset))
-            ranges.setdefault(fact.path, set()).add((decl.start_byte, decl.end_byte))
-        work = [(path, sorted(spans), anchored) for path, spans in sorted(ranges.items())]
-        if roaming:
-            work += [(path, [(0, len(ctx.source(path).data))], roaming) for path in package.go_files]
-        for path, spans, chosen in work:
-            src = ctx.source(path)
-            for codemod in chosen:
-                for result in codemod.run(ctx, src, spans):
-                    out.append(_screen(session, result, gofmt_ok, check_gofmt))
+    reserved: dict[Path, set[str]] = {}  # names added in this run, per package directory
+    try:
+        for package in session.packages:
+            out += _propose_package(session, package, anchored, roaming, options, reserved, gofmt_ok, check_gofmt)
+    finally:
+        session.oracle.close()  # types are asked while proposing only
+    return out
+
+
+def _propose_package(
+    session: Session,
+    package: Package,
+    anchored: Sequence[Codemod],
+    roaming: Sequence[Codemod],
+    options: Options,
+    reserved: dict[Path, set[str]],
+    gofmt_ok: dict[Path, bool],
+    check_gofmt: bool,
+) -> list[Proposal | Skip]:
+    out: list[Proposal | Skip] = []
+    # A fact can sit in another package's file (generic or inlined code compiled here): not ours to edit.
+    own = set(package.go_files)
+    facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
+    passes = {
+        c.name: Pass(c, package, facts, options, session.sources, session.oracle, reserved)
+        for c in (*anchored, *roaming)
+    }
+    ranges: dict[Path, set[tuple[int, int]]] = {}
+    for fact in facts:
+        src = session.sources.get(fact.path)
+        if src is None or fact.offset < 0:
+            continue
+        decl = top_level(node_at(src, fact.offset))
+        ranges.setdefault(fact.path, set()).add((decl.start_byte, decl.end_byte))
+    work = [(path, sorted(spans), anchored) for path, spans in sorted(ranges.items())]
+    if roaming:
+        first = passes[roaming[0].name]
+        work += [(path, [(0, len(first.source(path).data))], roaming) for path in package.go_files]
+    for path, spans, chosen in work:
+        for codemod in chosen:
+            pass_ = passes[codemod.name]
+            seen = len(pass_.results)
+            codemod.run(pass_, pass_.source(path), spans)
+            out += [_screen(session, r, gofmt_ok, check_gofmt) for r in pass_.results[seen:]]
     return out
 
 

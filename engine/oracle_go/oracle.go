@@ -173,6 +173,8 @@ func (o *oracle) handle(req map[string]any) (any, error) {
 		return o.uses(str(req, "key"), str(req, "file"))
 	case "identity":
 		return o.identity(str(req, "key"), str(req, "file"))
+	case "lookup":
+		return o.lookupName(str(req, "file"), num(req, "offset"), str(req, "name"))
 	case "names":
 		return names(o.fset, str(req, "dir"))
 	case "check":
@@ -339,6 +341,30 @@ func (o *oracle) check(key string) (*unit, error) {
 	u.pkg, _ = conf.Check(pkgPath, o.fset, u.files, u.info)
 	u.err = first
 	return u, nil
+}
+
+// lookupName is the object a name denotes at an offset of a file (the innermost scope's answer), or nil.
+func (o *oracle) lookupName(file string, offset int, name string) (any, error) {
+	u, err := o.unitOf(file)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range u.files {
+		tf := o.fset.File(f.Pos())
+		if tf.Name() != file || offset > tf.Size() {
+			continue
+		}
+		pos := tf.Pos(offset)
+		scope := u.pkg.Scope().Innermost(pos)
+		if scope == nil {
+			return nil, nil
+		}
+		if _, obj := scope.LookupParent(name, pos); obj != nil {
+			return o.describeObject(u, obj), nil
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s is not in its package", file)
 }
 
 // node is the syntax node spanning exactly [start, end) of a file, innermost first.
