@@ -173,7 +173,7 @@ def propose(match: Match, pass_: Pass) -> None:
         pattern=pattern,
         add_imports=imports,
         drop_imports=["fmt"],
-        # A concatenation's result is what Sprintf allocated out of the compiler's sight; one the call
-        # was already part of is the same allocation, which the compiler now spells `~r0 + "x"`.
-        allowed_new=[r" \+ "] if " + " in new or call.parent.type == "binary_expression" else [],
+        # The text Sprintf allocated out of the compiler's sight is now in sight: a concatenation
+        # (`~r0 + "x"` when the call was already part of one) or a conversion's `string(...)`.
+        allowed_new=[r" \+ ", r"^string\("] if fn != "Fprintf" else [],
     )

@@ -252,6 +252,11 @@ class Pass:
         near = self.package.go_files[0] if self.package.go_files else self.package.dir
         return self.oracle.identity_uses(function, near)
 
+    def identity_uses_of_value(self, src: SourceFile, expr: Node) -> tuple[Use, ...]:
+        """Where the module tells values of `expr` apart by identity, following them through
+        variables, fields and the callers of the functions that return them."""
+        return self.oracle.identity_uses_of_value(src.path, expr.start_byte, expr.end_byte)
+
     # Names and imports
 
     def names_taken(self) -> set[str]:

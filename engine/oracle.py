@@ -181,12 +181,15 @@ def oracle_binary(tc: Toolchain) -> Path:
         work = Path(tmp)
         (work / "go.mod").write_text("module goescape-oracle\n\ngo 1.22\n")
         (work / _SOURCE).write_bytes(source)
+        # The oracle runs here whatever GOOS/GOARCH the user targets (it reads GOARCH for sizes).
+        host = tc.run(["env", "GOHOSTOS", "GOHOSTARCH"], work).stdout.split()
         env = tc.environ() | {
             "GOFLAGS": "-mod=mod",
             "GOWORK": "off",
             "GOTOOLCHAIN": "local",
             "GOPROXY": "off",
             "CGO_ENABLED": "0",
+            **dict(zip(("GOOS", "GOARCH"), host, strict=False)),
         }
         out = subprocess.run(
             [str(tc.go), "build", "-trimpath", "-o", str(work / "oracle"), "."],
@@ -281,6 +284,11 @@ class Oracle:
     def identity_uses(self, function: GoObject, near: Path) -> tuple[Use, ...]:
         """Where the module tells two results of `function` apart by identity (`==`, map keys, ...)."""
         return _uses(self._ask("identity", key=function.key, file=str(near)))
+
+    def identity_uses_of_value(self, path: Path, start: int, end: int) -> tuple[Use, ...]:
+        """Where the module tells the values of the expression at [start, end) apart by identity,
+        following them through variables, fields and the results of the functions returning them."""
+        return _uses(self._ask("identity", key="", file=str(path), start=start, end=end))
 
     def names(self, directory: Path) -> frozenset[str]:
         """Package-level and import names of every Go file in `directory`, whatever its build constraints."""

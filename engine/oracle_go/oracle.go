@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/constant"
 	"go/importer"
 	"go/parser"
 	"go/token"
@@ -172,7 +173,19 @@ func (o *oracle) handle(req map[string]any) (any, error) {
 	case "uses":
 		return o.uses(str(req, "key"), str(req, "file"))
 	case "identity":
-		return o.identity(str(req, "key"), str(req, "file"))
+		var start ast.Expr
+		if _, ok := req["start"]; ok {
+			n, _, err := o.node(str(req, "file"), num(req, "start"), num(req, "end"))
+			if err != nil {
+				return nil, err
+			}
+			if e, ok := n.(ast.Expr); ok {
+				start = e
+			} else {
+				return nil, errors.New("not an expression")
+			}
+		}
+		return o.identity(str(req, "key"), str(req, "file"), start)
 	case "lookup":
 		return o.lookupName(str(req, "file"), num(req, "offset"), str(req, "name"))
 	case "names":
@@ -616,21 +629,13 @@ func isASCII(s string) bool {
 	return true
 }
 
+// constantString is a string constant's bytes (not its quoted form: "\xff" quotes as ASCII text).
 func constantString(value any) (string, bool) {
-	cv, ok := value.(interface{ ExactString() string })
-	if !ok {
+	cv, ok := value.(constant.Value)
+	if !ok || cv.Kind() != constant.String {
 		return "", false
 	}
-	s := cv.ExactString()
-	if len(s) >= 2 && s[0] == '"' {
-		var out string
-		if err := json.Unmarshal([]byte(s), &out); err == nil {
-			return out, true
-		}
-		// Go quoting is close to JSON's; where it is not, look at the raw bytes.
-		return s[1 : len(s)-1], true
-	}
-	return "", false
+	return constant.StringVal(cv), true
 }
 
 // key names an object the same way in every package that sees it: the package path and name for
@@ -768,11 +773,11 @@ func (o *oracle) uses(key, file string) (any, error) {
 	return out, nil
 }
 
-// identity follows the results of every call of a function through variables, fields and return
+// identity follows the results of every call of a function (or the value of one expression) through variables, fields and return
 // statements, and reports where two of them could be told apart only by identity: `==` or `!=`
 // against anything but nil or a package-level value, a map key, a switch case, errors.Is or
 // errors.As against a value that is not package-level.
-func (o *oracle) identity(key, file string) (any, error) {
+func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 	units := o.moduleUnits(file)
 	parents := map[ast.Node]ast.Node{}
 	owner := map[ast.Node]*unit{}
@@ -981,7 +986,13 @@ func (o *oracle) identity(key, file string) (any, error) {
 			}
 		}
 	}
-	follow(key)
+	if start != nil {
+		if u, err := o.unitOf(file); err == nil {
+			track(u, start, 0)
+		}
+	} else {
+		follow(key)
+	}
 	out := []use{}
 	for _, u := range found {
 		out = append(out, u)
