@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from goescape.engine.parsing import local_name
-from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.parsing import Node, SourceFile, function_name, local_name, walk
 
 HARNESS_NAME = "zz_goescape_allocs_test.go"
 # Mixed case, so that ToLower and friends have work to do, as with real text.
@@ -109,19 +108,19 @@ def _imports(src: SourceFile) -> list[str]:
 
 
 def call_for(src: SourceFile, function: str, index: int) -> Call | str:
-    """The measurement of a plain function in `src`, or why it cannot be built."""
+    """The measurement of a function in `src`, named as the compiler does (`F`, `(*T).M`), or why it cannot be built."""
     fn = next(
         (
             n
             for n in src.root.named_children
-            if n.type in ("function_declaration", "method_declaration")
-            and (name := n.child_by_field_name("name")) is not None
-            and src.text(name) == function
+            if n.type in ("function_declaration", "method_declaration") and function_name(src, n) == function
         ),
         None,
     )
-    if fn is None:
+    name_node = fn.child_by_field_name("name") if fn is not None else None
+    if fn is None or name_node is None:
         return f"no function {function} in {src.path.name}"
+    function = src.text(name_node)
     if fn.child_by_field_name("type_parameters") is not None:
         return "a generic function needs type arguments"
     variables: list[str] = []

@@ -435,6 +435,7 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
                 "name": c.name,
                 "default": c.default_on,
                 "summary": c.summary,
+                "equivalence": {p.name: p.describe() for p in c.patterns.values()},
                 "patterns": report.calibration_json([r for r in rows if r.codemod == c.name], off),
             }
             for c in codemods

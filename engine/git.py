@@ -215,9 +215,14 @@ def _table(verified: Sequence[Verified], top: Path | None) -> str:
         gone = "; ".join(fact.message for fact in r.removed) or "proof at run time"
         rows.append((_where(r.proposal, top), r.proposal.function, gone, r.allocs_text()))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
+    table = "\n".join(
         "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]) for row in rows
     )
+    differ = [r.proposal for r in verified if r.proposal.equivalence]
+    if not differ:
+        return table + "\n\nEach rewrite is equivalent for every input."
+    notes = "\n".join(f"- {_where(p, top)}: {p.equivalence}" for p in differ)
+    return f"{table}\n\nNot equivalent for every input:\n{notes}"
 
 
 def _subject(by: str, verified: Sequence[Verified], top: Path | None) -> str:

@@ -139,8 +139,14 @@ def fix_tables(
         if isinstance(r, Verified):
             gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed)
             evidence = f"removed: {gone}" if gone else "proof at run time"
+            differs = f"; NOT EQUIVALENT for every input: {p.equivalence}" if p.equivalence else ""
             detail.add_row(
-                "[green]verified[/]", p.codemod, where, p.function, escape(f"{evidence}; {r.allocs_text()}"), *share
+                "[green]verified[/]",
+                p.codemod,
+                where,
+                p.function,
+                escape(f"{evidence}; {r.allocs_text()}{differs}"),
+                *share,
             )
         elif isinstance(r, Rejected):
             detail.add_row(
@@ -150,6 +156,13 @@ def fix_tables(
             detail.add_row("[yellow]skipped[/]", p.codemod, where, p.function, escape(r.skip.reason), *share)
     if results:
         console.print(detail)
+    differ = sum(1 for r in results if isinstance(r, Verified) and r.proposal.equivalence)
+    verified = sum(1 for r in results if isinstance(r, Verified))
+    if verified:
+        console.print(
+            f"{verified - differ} verified rewrite(s) equivalent for every input; "
+            f"{differ} not (each says when it differs and what proved it cannot here)"
+        )
     before, after = len(outcome.before), len(outcome.after)
     console.print(
         f"escapes in the scanned packages with the verified rewrites: {before} → {after} ({after - before:+d})"
@@ -166,6 +179,8 @@ def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = Non
         "function": p.function,
         "targets": [fact_json(t, cwd) for t in p.targets],
     }
+    if isinstance(p, Proposal):
+        base["equivalence"] = p.equivalence_text()
     if isinstance(result, Verified):
         return base | {
             "result": "verified",
@@ -195,7 +210,7 @@ def list_table(
 ) -> None:
     """The codemods, each with its calibrated patterns' allocs/op on this toolchain when known."""
     table = Table(title=f"codemods{' · calibrated on ' + go_version if rows else ''}", title_justify="left")
-    for col in ("name", "default", "what it does", "allocs/op before → after (ns/op)"):
+    for col in ("name", "default", "what it does", "patterns and equivalence", "allocs/op before → after (ns/op)"):
         table.add_column(col, overflow="fold")
     for c in codemods:
         mine = [r for r in rows if r.codemod == c.name and r.gates]
@@ -211,7 +226,7 @@ def list_table(
             if c.default_on and (not mine or any((r.codemod, r.pattern) not in (off or {}) for r in mine))
             else "off"
         )
-        table.add_row(c.name, default, c.summary, figures)
+        table.add_row(c.name, default, c.summary, patterns_text(c), figures)
     console.print(table)
 
 
@@ -257,14 +272,26 @@ README_START = "<!-- codemods:start (generated from the codemods' docstrings by 
 README_END = "<!-- codemods:end -->"
 
 
+def patterns_text(codemod: Codemod, sep: str = "\n") -> str:
+    """Each pattern with its equivalence: `name: equivalent for every input` or `name: differs when ...`."""
+    return sep.join(f"{p.name}: {p.describe()}" for p in codemod.patterns.values())
+
+
 def codemod_markdown(codemods: Sequence[Codemod]) -> str:
-    """The README's codemod table: name, default, and each docstring's summary and before/after."""
-    lines = [README_START, "", "| codemod | default | what it rewrites | before → after |", "|---|---|---|---|"]
+    """The README's codemod table: name, default, each docstring's summary and before/after, equivalence."""
+    lines = [
+        README_START,
+        "",
+        "| codemod | default | what it rewrites | before → after | equivalence |",
+        "|---|---|---|---|---|",
+    ]
     for c in codemods:
         before = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("Before:")), "")
         after = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("After:")), "")
         pair = f"`{before}` → `{after}`" if before and after else ""
-        lines.append(f"| `{c.name}` | {'on' if c.default_on else 'off'} | {c.summary} | {pair} |")
+        differ = [f"`{p.name}` {p.differs}" for p in c.patterns.values() if p.differs]
+        same = "; ".join(differ).replace("|", "\\|") if differ else "every pattern, for every input"
+        lines.append(f"| `{c.name}` | {'on' if c.default_on else 'off'} | {c.summary} | {pair} | {same} |")
     lines += ["", README_END]
     return "\n".join(lines)
 

@@ -11,6 +11,8 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
+from .conftest import write_tree
+
 
 @pytest.fixture
 def profiled(examples_copy: Path, toolchain: Toolchain) -> Path:
@@ -53,3 +55,58 @@ def test_a_file_that_is_not_a_profile_is_one_error(examples_copy: Path, capsys: 
     assert main(["scan", "--profile", str(bogus), "-C", str(examples_copy), "./..."]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a heap or CPU profile" in err[0] and "go.mod" in err[0]
+
+
+HOT_METHOD = {
+    "go.mod": "module example.com/hot\n\ngo 1.22\n",
+    "hot.go": """package hot
+
+import "fmt"
+
+// Cache names keys.
+type Cache struct{ prefix string }
+
+// Key burns some CPU, then formats.
+func (c *Cache) Key(n int) string {
+	s := 0
+	for i := 0; i < 20000; i++ {
+		s += i * n % 7
+	}
+	return fmt.Sprintf("%s:%d", c.prefix, s)
+}
+
+// Plain has a method of the same name that the benchmark never calls.
+type Plain struct{}
+
+// Key formats n.
+func (Plain) Key(n int) string { return fmt.Sprintf("%d!", n) }
+""",
+    "hot_test.go": """package hot
+
+import "testing"
+
+var sink string
+
+func BenchmarkKey(b *testing.B) {
+	c := &Cache{prefix: "k"}
+	for i := 0; i < b.N; i++ {
+		sink = c.Key(i)
+	}
+}
+""",
+}
+
+
+def test_a_cpu_profile_gives_a_method_its_share(
+    tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tree(tmp_path, HOT_METHOD)
+    bench = ["test", "-run", "^$", "-bench", ".", "-benchtime", "300ms", "-cpuprofile", "cpu.prof", "."]
+    out = toolchain.run(bench, tmp_path)
+    assert out.returncode == 0, out.stderr
+    argv = ["fix", "--json", "--verify", "build", "--codemod", "sprint", "--all-patterns", "--profile", "cpu.prof"]
+    assert main([*argv, "-C", str(tmp_path), "./..."]) == 0
+    shares = {r["function"]: r["share"] for r in json.loads(capsys.readouterr().out)["results"]}
+    # pprof spells it example.com/hot.(*Cache).Key; the cold Plain.Key shares only its method name.
+    assert shares["(*Cache).Key"] > 0.5, shares
+    assert shares["Plain.Key"] == 0.0, shares

@@ -1,0 +1,108 @@
+"""The shared cases (tests/cases/<name>, copied from shared/cases with their CASE.md): each run as a user
+would, with the right behaviour of its CASE.md as the expectation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from goescape.engine.cli import main
+from goescape.engine.toolchain import Toolchain
+
+from .conftest import ROOT, go
+
+CASES = ROOT / "tests" / "cases"
+
+
+def _case(name: str, tmp_path: Path) -> Path:
+    dest = tmp_path / name
+    shutil.copytree(CASES / name, dest)
+    return dest
+
+
+def _fix(capsys: pytest.CaptureFixture[str], module: Path, *flags: str) -> dict[str, Any]:
+    assert main(["fix", "--json", "-C", str(module), *flags, "./..."]) == 0
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return report
+
+
+def _by_function(report: dict[str, Any], codemod: str) -> dict[str, dict[str, Any]]:
+    return {r["function"]: r for r in report["results"] if r["codemod"] == codemod}
+
+
+def _no_unknown_types(report: dict[str, Any]) -> None:
+    reasons = [r.get("reason", "") for r in report["results"]]
+    assert not [r for r in reasons if "not known" in r], reasons
+
+
+def test_sprint_decides_by_real_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _fix(capsys, _case("sprint-bytes-verbs", tmp_path), "--codemod", "sprint", "--all-patterns")
+    _no_unknown_types(report)
+    results = _by_function(report, "sprint")
+    assert results["Tag"]["result"] == "verified", results["Tag"]  # `%s` of a plain []byte is string(b)
+    assert '"tag=" + string(b)' in report["diff"]
+    # Each verb with an exact twin is tried and judged on its measurement, never skipped as twin-less.
+    for name in ("Hex", "Quote", "Neg", "Flag"):
+        assert results[name]["result"] in ("verified", "rejected"), results[name]
+        if results[name]["result"] == "rejected":
+            assert results[name]["stage"] == "allocs", results[name]
+    assert results["Pad"]["result"] == "skipped" and "%5d" in results["Pad"]["reason"]
+
+
+def test_a_skip_names_the_real_obstacle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = _case("api-change-promise", tmp_path)
+    plain = _by_function(_fix(capsys, module, "--codemod", "return-value"), "return-value")
+    assert "exported" in plain["NewDecoder"]["reason"], plain
+    allowed = _fix(capsys, module, "--codemod", "return-value", "--allow-api-change")
+    _no_unknown_types(allowed)
+    decoder = _by_function(allowed, "return-value")["NewDecoder"]
+    assert "size" not in decoder.get("reason", "") or "16" in decoder.get("reason", ""), decoder
+
+
+def test_names_chosen_in_one_run_never_collide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _fix(capsys, _case("sentinel-name-clash", tmp_path), "--codemod", "errors-sentinel")
+    results = _by_function(report, "errors-sentinel")
+    assert {results[f]["result"] for f in ("CloseArray", "CloseObject")} == {"verified"}, results
+    added = [ln for ln in report["diff"].splitlines() if ln.startswith("+var ")]
+    names = [ln.split()[1] for ln in added]
+    assert len(names) == 2 and len(set(names)) == 2, added
+
+
+def test_a_new_name_avoids_files_of_other_platforms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toolchain: Toolchain
+) -> None:
+    module = _case("sentinel-buildtag", tmp_path)
+    report = _fix(capsys, module, "--codemod", "errors-sentinel", "--write")
+    assert _by_function(report, "errors-sentinel")["Check"]["result"] == "verified"
+    store = (module / "store.go").read_text()
+    assert "errors.New(" in store and "var errEmptyKey" not in store
+    env = toolchain.environ() | {"GOOS": "windows"}
+    windows = subprocess.run([str(toolchain.go), "build", "./..."], cwd=module, env=env, capture_output=True, text=True)
+    assert windows.returncode == 0, windows.stderr
+
+
+def test_identity_seen_by_an_importer_declines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _fix(capsys, _case("errors-identity-importer", tmp_path), "--codemod", "errors-sentinel")
+    take = _by_function(report, "errors-sentinel")["Take"]
+    assert take["result"] == "skipped" and "incidents.go:11" in take["reason"], take
+    assert not report["diff"]
+
+
+def test_notes_service_types_and_equivalence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toolchain: Toolchain
+) -> None:
+    module = _case("notes-service", tmp_path)
+    codemods = ["--codemod", "sort-slice", "--codemod", "sprint", "--codemod", "bytes-twin"]
+    report = _fix(capsys, module, *codemods, "--all-patterns", "--verify", "build")
+    _no_unknown_types(report)
+    assert "(*Store).List" in _by_function(report, "sort-slice"), report["results"]
+    assert _by_function(report, "sprint")["Label"]["result"] != "skipped"
+    same = _by_function(report, "bytes-twin")["SameTitle"]
+    assert same["result"] == "skipped" and "not equivalent" in same["reason"], same
+    assert "EqualFold" not in report["diff"]
+    assert go(toolchain, "build", "./...", cwd=module).returncode == 0
