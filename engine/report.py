@@ -139,7 +139,7 @@ def fix_tables(
         if isinstance(r, Verified):
             gone = "; ".join(f"{t.message} (line {t.line})" for t in r.removed)
             evidence = f"removed: {gone}" if gone else "proof at run time"
-            differs = f"; NOT EQUIVALENT for every input: {p.equivalence}" if p.equivalence else ""
+            differs = f"; NOT EQUIVALENT for every input: {r.proposal.equivalence}" if r.proposal.equivalence else ""
             detail.add_row(
                 "[green]verified[/]",
                 p.codemod,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.codemod import Codemod, Context, Edit, Match, Options, Proposal, load_codemods
+from goescape.engine.codemod import Codemod, Edit, Match, Options, Pass, Pattern, Proposal, load_codemods
 from goescape.engine.results import Rejected, Skipped, Stage, Verified
 from goescape.engine.runner import load, propose, verify
 from goescape.engine.toolchain import Toolchain
@@ -19,27 +19,24 @@ QUERY = '(call_expression function: (selector_expression field: (field_identifie
 def itoa_codemod(replacement: dict[str, str]) -> Codemod:
     """Rewrites `fmt.Sprintf("%d", n)`; `replacement` maps a function name to a deliberately wrong text."""
 
-    def propose_fn(match: Match, ctx: Context) -> Proposal | None:
+    def propose_fn(match: Match, pass_: Pass) -> None:
         call, arg = match.one("call"), match.text("arg")
-        fn = ctx.function_of(match.src, call) if call is not None else None
-        if call is None or fn is None or (name := fn.child_by_field_name("name")) is None:
-            return None
-        function = match.src.text(name)
-        new = replacement.get(function, f"strconv.Itoa({arg})")
-        return Proposal(
-            codemod="itoa",
-            package=ctx.package.import_path,
-            path=match.src.path,
-            line=match.src.line_of(call.start_byte),
-            function=function,
-            edits=(Edit.replace(match.src, call, new),),
-            targets=tuple(ctx.facts_within(match.src, call)),
+        fn = pass_.function_of(match.src, call) if call is not None else None
+        if call is None or fn is None:
+            return
+        new = replacement.get(pass_.function_name(match.src, call), f"strconv.Itoa({arg})")
+        pass_.report(
+            match.src,
+            call,
+            [Edit.replace(match.src, call, new)],
+            targets=pass_.facts_within(match.src, call),
             rationale="test",
-            add_imports=((match.src.path, "strconv"),),
-            drop_imports=((match.src.path, "fmt"),),
+            pattern="itoa",
+            add_imports=["strconv"],
+            drop_imports=["fmt"],
         )
 
-    return Codemod("itoa", "Test codemod.", QUERY, propose_fn)
+    return Codemod("itoa", "Test codemod.", QUERY, propose_fn, patterns={"itoa": Pattern("itoa")})
 
 
 def _module(root: Path, body: str, test: str = "") -> None:
@@ -107,7 +104,7 @@ def test_a_third_party_codemod_registers_through_the_entry_point_group(
 ) -> None:
     (tmp_path / "extra_codemod.py").write_text(
         '"""Do nothing, as a third party would.\n\nBefore: x\nAfter: x\n"""\n'
-        'NAME = "extra"\nQUERY = "(identifier) @id"\n\ndef propose(match, ctx):\n    return None\n'
+        'NAME = "extra"\nQUERY = "(identifier) @id"\n\ndef propose(match, pass_):\n    return None\n'
     )
     dist = tmp_path / "extra_codemod-1.0.dist-info"
     dist.mkdir()
@@ -117,3 +114,50 @@ def test_a_third_party_codemod_registers_through_the_entry_point_group(
     loaded = {c.name: c for c in load_codemods()}
     assert "extra" in loaded and loaded["extra"].summary == "Do nothing, as a third party would."
     assert list(loaded)[:2] == ["return-value", "sprint"], "built-ins come first, in their listed order"
+
+
+def test_a_pattern_that_is_not_equivalent_is_skipped_unless_proven(tmp_path: Path, toolchain: Toolchain) -> None:
+    _module(tmp_path, FUNCS)
+    session = load(toolchain, ["./..."], tmp_path)
+
+    def codemod(proven: str) -> Codemod:
+        def propose_fn(match: Match, pass_: Pass) -> None:
+            call = match.one("call")
+            if call is not None:
+                edit = Edit.replace(match.src, call, f"strconv.Itoa({match.text('arg')})")
+                pass_.report(match.src, call, [edit], targets=(), rationale="t", pattern="p", proven=proven)
+
+        return Codemod("c", "Test.", QUERY, propose_fn, patterns={"p": Pattern("p", differs="differs when n is odd")})
+
+    declined = propose(session, [codemod("")], Options())
+    assert declined and all(not isinstance(r, Proposal) for r in declined)
+    assert all(r.reason == "not equivalent for every input: differs when n is odd" for r in declined)
+    taken = propose(session, [codemod("n is always even here")], Options())
+    assert taken and all(isinstance(r, Proposal) for r in taken)
+    assert all(r.equivalence == "differs when n is odd; taken because n is always even here" for r in taken)
+
+
+def test_functions_are_named_as_the_compiler_names_them(tmp_path: Path, toolchain: Toolchain) -> None:
+    body = """
+type T struct{}
+
+func (t *T) M(n int) func() string {
+	return func() string { return func() string { return fmt.Sprintf("%d", n) }() }
+}
+
+func (T) V(n int) string { return fmt.Sprintf("%d", n) }
+
+var sink string
+
+func init() { n := len(sink); sink = fmt.Sprintf("%d", n) }
+
+func init() { n := len(sink) + 1; sink = fmt.Sprintf("%d", n) }
+"""
+    _module(tmp_path, body)
+    session = load(toolchain, ["./..."], tmp_path)
+    proposals = [p for p in propose(session, [itoa_codemod({})], Options()) if isinstance(p, Proposal)]
+    assert {p.function for p in proposals} == {"(*T).M.func1.1", "T.V", "init.0", "init.1"}
+    # The compiler's own -m=2 explanation names the function each targeted escape is in.
+    assert all(t.function == p.function for p in proposals for t in p.targets if t.function), [
+        (p.function, [t.function for t in p.targets]) for p in proposals
+    ]

@@ -418,11 +418,11 @@ func (o *oracle) exprType(u *unit, e ast.Expr) any {
 	tv, ok := u.info.Types[e]
 	if !ok {
 		if id, isIdent := e.(*ast.Ident); isIdent {
-			if obj := u.info.ObjectOf(id); obj != nil {
+			if obj := u.info.ObjectOf(id); obj != nil && obj.Type() != types.Typ[types.Invalid] {
 				return o.describe(u, obj.Type(), nil)
 			}
 		}
-		return nil
+		return nil // a package name, a label, or no expression the checker recorded
 	}
 	if tv.Type == nil || tv.Type == types.Typ[types.Invalid] {
 		return map[string]any{"invalid": true, "cgo": usesC(e)}
@@ -448,15 +448,15 @@ func usesC(e ast.Expr) bool {
 }
 
 var (
-	byteSlice  = types.NewSlice(types.Typ[types.Byte])
-	errorIface = types.Universe.Lookup("error").Type().Underlying().(*types.Interface)
-	ifaces     = map[string]*types.Interface{
-		"error":           errorIface,
+	byteSlice = types.NewSlice(types.Typ[types.Byte])
+	errorType = types.Universe.Lookup("error").Type() // the named type: results must be `error` itself
+	ifaces    = map[string]*types.Interface{
+		"error":           errorType.Underlying().(*types.Interface),
 		"fmt.Stringer":    iface("String", nil, types.Typ[types.String]),
 		"fmt.GoStringer":  iface("GoString", nil, types.Typ[types.String]),
-		"io.Writer":       iface("Write", byteSlice, types.Typ[types.Int], errorIface),
-		"io.StringWriter": iface("WriteString", types.Typ[types.String], types.Typ[types.Int], errorIface),
-		"io.ByteWriter":   iface("WriteByte", types.Typ[types.Byte], errorIface),
+		"io.Writer":       iface("Write", byteSlice, types.Typ[types.Int], errorType),
+		"io.StringWriter": iface("WriteString", types.Typ[types.String], types.Typ[types.Int], errorType),
+		"io.ByteWriter":   iface("WriteByte", types.Typ[types.Byte], errorType),
 	}
 )
 
