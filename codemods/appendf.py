@@ -25,7 +25,11 @@ from goescape.engine.toolchain import go_line_at_least
 NAME = "appendf"
 PATTERNS = (
     # []byte(fmt.Sprintf(...)) → fmt.Appendf(nil, ...)
-    Pattern("appendf", differs="differs when the text is empty: fmt.Appendf(nil, ...) returns nil, not []byte{}"),
+    Pattern(
+        "appendf",
+        differs="differs when the text is empty: fmt.Appendf(nil, ...) returns nil where the conversion returns an"
+        ' empty slice that is not nil, which b == nil, reflect and encoding/json (null, not "") tell apart',
+    ),
     # w.Write([]byte(fmt.Sprintf(...))) → fmt.Fprintf(w, ...): the same one Write of the same bytes,
     # which the writer may not keep past the call (io.Writer's contract), and the same results.
     Pattern("fprintf-write"),
@@ -57,7 +61,7 @@ def _never_empty(src: SourceFile, pass_: Pass, fn: str, args: list[Node]) -> str
     for arg in args:
         t = pass_.type_of(src, arg)
         if t is not None and not t.formats_itself and (t.integer or t.float or t.boolean):
-            return f"{src.text(arg)} is a {t.text}, which never prints as nothing"
+            return f"{src.text(arg)} ({t.text}) never prints as nothing"
         if t is not None and t.string and t.constant not in (None, '""'):
             return f"{src.text(arg)} is a constant that is not empty"
     return ""
@@ -96,13 +100,15 @@ def propose(match: Match, pass_: Pass) -> None:
     verb = match.text("fn").removeprefix("Sprint")  # "f", "" or "ln"
     inner = src.text(args)[1:-1]  # the arguments as written, comments and a trailing comma included
     write = _writer(src, pass_, conversion)
-    node, kept = write[0] if write is not None else conversion, args
-    if any(n.type == "comment" and not kept.start_byte <= n.start_byte < kept.end_byte for n in walk(node)):
+    node = write[0] if write is not None else conversion
+    if any(n.type == "comment" and not args.start_byte <= n.start_byte < args.end_byte for n in walk(node)):
         return pass_.skip(src, node, "a comment outside the format's arguments would be lost", targets)
     if write is not None:
         new = f"fmt.Fprint{verb}({src.text(write[1])}, {inner})"
         rationale = f"fmt.Fprint{verb} writes fmt's pooled buffer: no string and no []byte copy of it"
-        pass_.report(src, node, [Edit.replace(src, node, new)], targets=targets, rationale=rationale, pattern="fprintf-write")
+        pass_.report(
+            src, node, [Edit.replace(src, node, new)], targets=targets, rationale=rationale, pattern="fprintf-write"
+        )
         return
     if not go_line_at_least(pass_.package.go_line, 1, 19):
         reason = f"fmt.Append{verb} needs go 1.19 in go.mod (it says {pass_.package.go_line})"
@@ -114,5 +120,5 @@ def propose(match: Match, pass_: Pass) -> None:
         targets=targets,
         rationale=f"fmt.Append{verb} formats into the slice it returns, without a string to copy first",
         pattern="appendf",
-        proven=_never_empty(src, pass_, match.text("fn"), args.named_children),
+        proven=_never_empty(src, pass_, match.text("fn"), [a for a in args.named_children if a.type != "comment"]),
     )

@@ -3,13 +3,15 @@
 Appending to an empty slice reallocates and copies its backing array each time it fills, about
 log2(n) times (5 allocations for 100 ints); `make([]T, 0, n)`, with the number of iterations known
 before the loop, allocates it once. A returned slice still escapes, so what proves the rewrite is
-the allocation count at run time, not a vanished escape line. The bound is `len(xs)` for a range
-over a slice, map or string (a string has at most as many runes as bytes) and `n` for `range n` or
-`for i := 0; i < n; i++`, as `max(n, 0)` unless n cannot be negative (a negative capacity panics).
-The append must be the loop's only use of the slice and run once per iteration; --allow-overcap
-also takes one under an if or beside a continue, which may allocate more than is used. `var s []T`
-is nil when the loop runs zero times and make's slice is not, so it is rewritten only when nothing
-after the loop can tell them apart (len, cap, indexing and range cannot).
+the allocation count at run time, not a vanished escape line. Whether the variable is a slice, and
+what the loop ranges over, is go/types' answer, so a named slice type is taken too. The bound is
+`len(xs)` for a range over a slice, array, map or string (a string has at most as many runes as
+bytes) and `n` for `range n` or `for i := 0; i < n; i++`, as `max(n, 0)` unless n cannot be
+negative (a negative capacity panics). The append must be the loop's only use of the slice and run
+once per iteration; --allow-overcap also takes one under an if or beside a continue, which may
+allocate more than is used. `var s []T` is nil when the loop runs zero times and make's slice is
+not, so it is rewritten only when nothing after the loop can tell them apart (len, cap, indexing
+and range cannot).
 
 Before:  names := []string{}; for _, u := range users { names = append(names, u.Name) }
 After:   names := make([]string, 0, len(users)); for _, u := range users { names = append(names, u.Name) }
@@ -19,70 +21,78 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.parsing import Node, SourceFile, enclosing, walk
 from goescape.engine.toolchain import go_line_at_least
-from goescape.engine.typeinfo import basic_type, declared, declared_type
 
 NAME = "prealloc"
+PATTERNS = (
+    # s := []T{} or make([]T, 0) → make([]T, 0, n): empty and not nil either way; only the capacity,
+    # which the language leaves to append, differs.
+    Pattern("append100"),
+    # var s []T → s := make([]T, 0, n)
+    Pattern(
+        "nil-slice",
+        differs="differs when the loop runs zero times: var s []T stays nil where make's slice is empty but not"
+        " nil, which s == nil, reflect and encoding/json (null, not []) tell apart",
+    ),
+)
 QUERY = """
-(var_declaration . (var_spec . name: (identifier) @slice . type: (slice_type) @type .) .) @decl
+(var_declaration . (var_spec . name: (identifier) @slice . type: (_) @type .) .) @decl
 (short_var_declaration
   left: (expression_list . (identifier) @slice .)
-  right: (expression_list . (composite_literal type: (slice_type) @type body: (literal_value) @empty) @value .)
+  right: (expression_list . (composite_literal type: (_) @type body: (literal_value) @empty) @value .)
   (#eq? @empty "{}")) @decl
 (short_var_declaration
   left: (expression_list . (identifier) @slice .)
   right: (expression_list .
-    (call_expression function: (identifier) @make arguments: (argument_list . (slice_type) @type . (_) @zero .))
+    (call_expression function: (identifier) @make arguments: (argument_list . (_) @type . (_) @zero .))
     @value .)
   (#eq? @make "make") (#eq? @zero "0")) @decl
 """
 
-_UNSIGNED = {"uint", "uint8", "uint16", "uint32", "uint64", "uintptr", "byte"}
 _EXITS = {"continue_statement", "break_statement", "return_statement", "goto_statement", "labeled_statement"}
 _BRANCHES = ("if_statement", "expression_switch_statement", "type_switch_statement", "select_statement")
 
 
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
+def propose(match: Match, pass_: Pass) -> None:
     src, decl, slice_, value = match.src, match.one("decl"), match.one("slice"), match.one("value")
     if decl is None or slice_ is None or decl.parent is None or decl.parent.type != "statement_list":
-        return None
-    name, typ, siblings = src.text(slice_), match.text("type"), decl.parent.named_children
+        return
+    typ = pass_.type_of(src, slice_)
+    if typ is None or typ.kind != "slice":
+        return  # a map made empty, a struct literal: go/types says it is no slice
+    name, siblings = src.text(slice_), decl.parent.named_children
     rest = siblings[[s.id for s in siblings].index(decl.id) + 1 :]
     first = next((i for i, s in enumerate(rest) if _named(src, s, name)), len(rest))
     loop = rest[first] if first < len(rest) and rest[first].type == "for_statement" else None
     body = loop.child_by_field_name("body") if loop is not None else None
     appends = [(n, v) for n in walk(body) if (v := _appended(src, n, name)) is not None] if body is not None else []
     if loop is None or body is None or not appends:
-        return None  # the first use of the slice is not a loop appending to it
-    func = ctx.function_of(src, decl)
-    func_name = func.child_by_field_name("name") if func is not None else None
-    line, function = src.line_of(decl.start_byte), src.text(func_name) if func_name is not None else ""
-    grown = [f for f in ctx.facts_within(src, appends[0][0]) if f.expr.split("(")[0] == "append"]
-    targets = (*(ctx.facts_within(src, value) if value is not None else []), *grown)
+        return  # the first use of the slice is not a loop appending to it
+    grown = [f for f in pass_.facts_within(src, appends[0][0]) if f.expr.split("(")[0] == "append"]
+    targets = (*(pass_.facts_within(src, value) if value is not None else []), *grown)
 
-    why = _loop_problem(src, name, loop, appends, ctx.options.extra.get("allow_overcap") == "true")
-    capacity, why = _capacity(src, ctx, decl, loop, body, rest[:first]) if not why else ("", why)
-    later = (n for s in rest[first + 1 :] for n in _named(src, s, name) if not _nil_blind(src, n))
-    if not why and decl.type == "var_declaration" and (seen := next(later, None)) is not None:
-        where = src.line_of(seen.start_byte)
-        why = f"var {name} stays nil if the loop runs zero times, unlike make's slice, and line {where} can tell"
-        why += f" ({name} := {typ}{{}} would say that it does not matter)"
+    why = _loop_problem(src, name, loop, appends, pass_.options.extra.get("allow_overcap") == "true")
+    capacity, why = _capacity(pass_, src, decl, loop, body, rest[:first]) if not why else ("", why)
     if why:
-        return Skip(NAME, src.path, line, function, why, targets)
-    new = f"make({typ}, 0, {capacity})"
-    return Proposal(
-        codemod=NAME,
-        package=ctx.package.import_path,
-        path=src.path,
-        line=line,
-        function=function,
-        edits=(Edit.replace(src, decl, f"{name} := {new}") if value is None else Edit.replace(src, value, new),),
+        return pass_.skip(src, decl, why, targets)
+    proven = ""
+    if decl.type == "var_declaration":
+        later = [n for s in rest[first + 1 :] for n in _named(src, s, name)]
+        if all(_nil_blind(pass_, src, n) for n in later):
+            how = "only len, cap, indexing and range read it" if later else "nothing reads it"
+            proven = f"after the loop {how}, which see nil and empty alike"
+    new = f"make({match.text('type')}, 0, {capacity})"
+    pass_.report(
+        src,
+        decl,
+        [Edit.replace(src, decl, f"{name} := {new}") if value is None else Edit.replace(src, value, new)],
         targets=targets,
         rationale="make([]T, 0, len(xs)) allocates the backing array once instead of growing it log2(n) times",
-        allowed_new=(r"^make\(",),  # the declaration's allocation, spelled anew
-        pattern="append100",
+        pattern="nil-slice" if decl.type == "var_declaration" else "append100",
+        proven=proven,
+        allowed_new=[r"^make\("],  # the declaration's allocation, spelled anew
         proof="runtime",
         if_unproven="a preallocated slice that is returned still escapes; fewer allocations prove the rewrite",
     )
@@ -112,10 +122,10 @@ def _loop_problem(
 
 
 def _capacity(
-    src: SourceFile, ctx: Context, decl: Node, loop: Node, body: Node, between: Sequence[Node]
+    pass_: Pass, src: SourceFile, decl: Node, loop: Node, body: Node, between: Sequence[Node]
 ) -> tuple[str, str]:
     """(the loop's number of iterations as Go text, "") or ("", why it is not known where the slice is declared)."""
-    found = _bound(src, loop)
+    found = _bound(pass_, src, loop)
     if isinstance(found, str):
         return "", found
     bound, is_length, counter = found
@@ -130,29 +140,39 @@ def _capacity(
             what, where = src.text(read), src.line_of(read.start_byte)
             return "", f"{what} is used at line {where}, between the declaration and the loop: the bound may differ"
     text = f"len({src.text(bound)})" if is_length else src.text(bound)
-    if is_length or bound.type in ("int_literal", "call_expression") or basic_type(src, bound) in _UNSIGNED:
-        return text, ""
-    # A negative n runs the loop zero times, where make would panic.
-    if not go_line_at_least(ctx.package.go_line, 1, 21):
+    if between and (through := _through_pointer(pass_, src, bound)):
+        where = src.line_of(between[0].start_byte)
+        return "", f"{text} reads through {through}, which may be nil: read above line {where}, it would panic sooner"
+    # A negative n runs the loop zero times, where make would panic: n is clamped unless it cannot be negative.
+    typ = pass_.type_of(src, bound)
+    sign_free = typ is not None and (typ.unsigned or (typ.constant is not None and not typ.constant.startswith("-")))
+    clamp = not (is_length or bound.type == "call_expression" or sign_free)
+    if clamp and not go_line_at_least(pass_.package.go_line, 1, 21):
         return "", f"{text} may be negative, and clamping it with max needs go 1.21 in go.mod"
-    if declared(src, "max", decl) is not None or "max" in ctx.package_level_names():
-        return "", f"{text} may be negative, and max, which would clamp it, is declared here"
-    return f"max({text}, 0)", ""
+    for builtin in ("make", *(["len"] if is_length else []), *(["max"] if clamp else [])):
+        obj = pass_.lookup(src, decl, builtin)
+        if (obj is not None and not obj.universe) or builtin in pass_.names_taken():
+            return "", f"{builtin} names a declaration of this package here, not the builtin the new declaration calls"
+    return (f"max({text}, 0)" if clamp else text), ""
 
 
-def _bound(src: SourceFile, loop: Node) -> tuple[Node, bool, set[str]] | str:
+def _bound(pass_: Pass, src: SourceFile, loop: Node) -> tuple[Node, bool, set[str]] | str:
     """What counts the loop's iterations, whether its len is the count, and the loop's counter; or why none does."""
     clause = next((c for c in loop.named_children if c.type in ("range_clause", "for_clause")), None)
     if clause is not None and clause.type == "range_clause":
         over = clause.child_by_field_name("right")
         if over is None or not _plain(src, over):
             return "the loop ranges over an expression, not a name: its length is not known before the loop"
-        kind, typ = basic_type(src, over), declared_type(src, over)
-        if kind not in (None, "string"):
+        typ = pass_.type_of(src, over)
+        if typ is not None and typ.integer:
             return over, False, set()  # range over an integer
-        if kind is None and typ is not None and not typ.startswith(("[", "map[", "*[")):
-            return f"the loop ranges over {src.text(over)} of type {typ}, which has no length known to bound it"
-        return over, True, set()
+        if typ is not None and (typ.kind in ("slice", "array", "map") or typ.string):
+            return over, True, set()
+        if typ is not None and typ.kind == "pointer" and typ.elem is not None and typ.elem.kind == "array":
+            return over, True, set()
+        if typ is None:
+            return f"go/types gives {src.text(over)} no type ({pass_.oracle.check_errors(src.path) or 'cgo?'})"
+        return f"the loop ranges over {src.text(over)} of type {typ.text}, which has no length to bound it"
     init, cond, step = (
         clause.child_by_field_name(f) if clause else None for f in ("initializer", "condition", "update")
     )
@@ -162,6 +182,19 @@ def _bound(src: SourceFile, loop: Node) -> tuple[Node, bool, set[str]] | str:
     if bound is not None and " ".join(src.text(c) for c in (init, cond, step) if c) == f"{i} := 0 {i} < {n} {i}++":
         return (bound, False, {i}) if _plain(src, bound) else f"the loop's bound {n} is not a plain name or len(...)"
     return "only `for i := 0; i < n; i++` and range loops have a number of iterations known before they start"
+
+
+def _through_pointer(pass_: Pass, src: SourceFile, bound: Node) -> str:
+    """The pointer a selector in the bound reads through (itself or a field promoted from it), or ""."""
+    for node in walk(bound):
+        operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
+        if node.type != "selector_expression" or operand is None or field is None:
+            continue
+        package = pass_.object_of(src, operand) if operand.type == "identifier" else None
+        typ = None if package is not None and package.kind == "pkgname" else pass_.type_of(src, operand)
+        if typ is not None and src.text(field) not in dict(typ.fields):
+            return src.text(operand)
+    return ""
 
 
 def _named(src: SourceFile, node: Node, name: str) -> list[Node]:
@@ -205,12 +238,13 @@ def _assigned(body: Node) -> Iterator[Node]:
             yield next((n for n in walk(place) if n.type == "identifier"), place)
 
 
-def _nil_blind(src: SourceFile, use: Node) -> bool:
+def _nil_blind(pass_: Pass, src: SourceFile, use: Node) -> bool:
     """Whether this use reads the same from a nil slice as from an empty one: len, cap, s[i], range."""
     parent = use.parent
     call = parent.parent if parent is not None and parent.type == "argument_list" else None
     fn = call.child_by_field_name("function") if call is not None else None
-    if fn is not None and src.text(fn) in ("len", "cap"):
+    builtin = pass_.object_of(src, fn) if fn is not None and fn.type == "identifier" else None
+    if builtin is not None and builtin.universe and builtin.name in ("len", "cap"):
         return True
     if parent is not None and parent.type == "index_expression":
         return parent.named_children[0].id == use.id

@@ -35,6 +35,7 @@ QUERY = """
 _LOCK = re.compile(r"^(\[\d+\])*(sync\.(Mutex|RWMutex|WaitGroup|Once|Cond|Map|Pool)|atomic\.\w+|noCopy)$")
 _DISCARDED = ("expression_statement", "go_statement", "defer_statement")
 _ADDRESSABLE = ("identifier", "composite_literal")
+_EXPORTED = "exported: changing its result type breaks importers; --allow-api-change rewrites it anyway"
 
 
 def propose(match: Match, pass_: Pass) -> None:
@@ -55,40 +56,19 @@ def propose(match: Match, pass_: Pass) -> None:
     ]
     if not targets:
         return
-    # Every precondition the flags cannot lift comes first, so the reason given is what really blocks it.
-    name, pointee, returns = src.text(name_node), result.named_children[0], {e.id for e in addresses}
-    typ = pass_.type_of(src, pointee)
-    if fn.type == "method_declaration":
-        return pass_.skip(src, fn, "a method: its signature may have to match an interface", targets)
-    for expr in returned:
-        if expr is None or expr.id not in returns:
-            text = src.text(expr) if expr is not None else "nothing"
-            why = "returns nil on some path, and a struct value cannot be nil" if text == "nil" else ""
-            return pass_.skip(src, fn, why or f"returns {text}, not &local or &T{{...}}, on some path", targets)
-    why = _type_problem(pass_, src, fn, typ, pass_.options.size_limit)
+    name, pointee, fn_obj = src.text(name_node), result.named_children[0], pass_.object_of(src, name_node)
+    typ, returns = pass_.type_of(src, pointee), {e.id for e in addresses}
     pointer_only = (typ.pointer_methods - typ.methods) if typ is not None else frozenset()
-    for local in locals_:
-        why = why or _local_problem(pass_, src, fn, local, returns, pointer_only)
-    fn_obj = pass_.object_of(src, name_node)
-    if why or fn_obj is None:
-        return pass_.skip(src, fn, why or f"go/types has no object for {name}", targets)
     edits = [Edit.replace(src, result, src.text(pointee))]
     edits += [Edit(src.path, e.start_byte, e.named_children[0].start_byte, b"") for e in addresses]
-    mine = {s.path: s for s in pass_.files()}
-    for use in pass_.uses(fn_obj):
-        caller = mine.get(use.path)
-        if caller is None:
-            return pass_.skip(
-                src, fn, f"called from another package ({use.where()}); only its own is rewritten", targets
-            )
-        found = _caller_edits(pass_, caller, _node(caller, use), pointer_only)
-        if isinstance(found, str):
-            return pass_.skip(src, fn, found, targets)
-        edits += found
-    if why := _hidden_use(pass_, name):
-        return pass_.skip(src, fn, why, targets)
-    if not pass_.exported_ok(name):
-        why = "exported: changing its result type breaks importers; --allow-api-change rewrites it anyway"
+    # Every precondition --allow-api-change cannot lift comes first: the reason given is what really blocks it.
+    why = "a method: its signature may have to match an interface" if fn.type == "method_declaration" else ""
+    why = why or next((_return_problem(src, e) for e in returned if e is None or e.id not in returns), "")
+    why = why or _type_problem(pass_, src, fn, typ)
+    why = why or next((w for n in locals_ if (w := _local_problem(pass_, src, fn, n, returns, pointer_only))), "")
+    why = why or (_callers(pass_, fn_obj, pointer_only, edits) if fn_obj else f"go/types has no object for {name}")
+    why = why or _hidden_use(pass_, name) or ("" if pass_.exported_ok(name) else _EXPORTED)
+    if why:
         return pass_.skip(src, fn, why, targets)
     pass_.report(
         src,
@@ -97,38 +77,53 @@ def propose(match: Match, pass_: Pass) -> None:
         targets=targets,
         rationale=f"returning {src.text(pointee)} by value lets it live in the caller's frame instead of the heap",
         pattern="value",
-        api_change=fn_obj.exported,
+        api_change=name[:1].isupper(),
     )
 
 
-def _type_problem(pass_: Pass, src: SourceFile, at: Node, typ: GoType | None, limit: int) -> str:
+def _return_problem(src: SourceFile, expr: Node | None) -> str:
+    if expr is not None and src.text(expr) == "nil":
+        return "returns nil on some path, and a struct value cannot be nil"
+    return f"returns {src.text(expr) if expr is not None else 'nothing'}, not &local or &T{{...}}, on some path"
+
+
+def _callers(pass_: Pass, fn: GoObject, pointer_only: frozenset[str], edits: list[Edit]) -> str:
+    """Add the edits every caller needs to `edits`, or say why one cannot take a value."""
+    mine = {s.path: s for s in pass_.files()}
+    for use in pass_.uses(fn):
+        caller = mine.get(use.path)
+        if caller is None:
+            return f"called from another package ({use.where()}); only its own package is rewritten"
+        found = _caller_edits(pass_, caller, _node(caller, use), pointer_only)
+        if isinstance(found, str):
+            return found
+        edits += found
+    return ""
+
+
+def _type_problem(pass_: Pass, src: SourceFile, at: Node, typ: GoType | None) -> str:
     """Why values of the result's pointee must not be returned by value, or ""."""
     if typ is None or typ.kind != "struct":
         return f"{typ.text} is a {typ.kind} type, not a struct" if typ else "go/types gives the result no type"
     if typ.named and typ.pkg != pass_.package.import_path:
         return f"{typ.text} is declared in {typ.pkg}, whose values may not survive a copy; only this package's are"
-    if typ.size is not None and typ.size > limit:
+    if typ.size is not None and typ.size > (limit := pass_.options.size_limit):
         return f"{typ.text} is {typ.size} bytes, over --size-limit {limit}"
-    if lock := _lock(pass_, src, at, typ, set()):
+    if lock := _lock(pass_, src, at, typ, frozenset({typ.text})):
         return f"{typ.text} holds a lock ({lock}); a copy would not share it"
     return ""
 
 
-def _lock(pass_: Pass, src: SourceFile, at: Node, typ: GoType, seen: set[str]) -> str:
+def _lock(pass_: Pass, src: SourceFile, at: Node, typ: GoType, seen: frozenset[str]) -> str:
     """The lock (or other value go vet forbids copying) a struct holds, following this package's types."""
     if {"Lock", "Unlock"} <= typ.pointer_methods or _LOCK.match(typ.text):
         return typ.text
-    seen.add(typ.text)
     for _, text in typ.fields:
-        if _LOCK.match(text):
-            return text
         inner = pass_.lookup(src, at, text) if text.isidentifier() and text not in seen else None
-        if (
-            inner is not None
-            and inner.kind == "typename"
-            and inner.type
-            and (found := _lock(pass_, src, at, inner.type, seen))
-        ):
+        found = text if _LOCK.match(text) else ""
+        if not found and inner is not None and inner.kind == "typename" and inner.type is not None:
+            found = _lock(pass_, src, at, inner.type, seen | {text})
+        if found:
             return found
     return ""
 

@@ -3,15 +3,16 @@
 `w.Write([]byte(s))` copies s into a new byte slice, which escapes when Write may keep it (an
 interface, or a Write that passes it on: `([]byte)(s) escapes to heap`), and `fmt.Fprint(w, s)`
 or `fmt.Fprintf(w, "%s", s)` boxes the string into an interface (`s escapes to heap`). A writer
-whose type, as go/types gives it, has a WriteString method takes the string itself, and nothing
-is allocated (*os.File, *bufio.Writer, *bytes.Buffer, *strings.Builder): `w.WriteString(s)` calls
-it directly, and `io.WriteString(w, s)` where fmt boxed w already. For an interface without it,
-such as io.Writer, the dynamic writer decides: io.WriteString calls its WriteString when it has
-one and otherwise makes the same []byte copy, saving nothing (the calibration measures both). A
-concrete writer without WriteString is left alone, as is a value fmt prints through its String
-method; a named string type is passed as `string(s)`. Every form returns what the writer's method
-returns, so any use of the results stays. Each form trusts that WriteString(s) writes what
-Write([]byte(s)) does, as io.WriteString itself does.
+whose type, as go/types gives it, has a WriteString method takes the string itself and nothing is
+allocated (*os.File, *bufio.Writer, *bytes.Buffer, *strings.Builder): `w.Write([]byte(s))` becomes
+`w.WriteString(s)`, which boxes no writer either, and `fmt.Fprint(w, s)` becomes
+`io.WriteString(w, s)`. For an interface without that method, such as io.Writer, the dynamic
+writer decides: io.WriteString calls its WriteString when it has one and otherwise makes the same
+[]byte copy, saving nothing (the calibration measures both). A concrete writer without
+WriteString is left alone, as is a value fmt prints through its String method; a named string
+type is passed as `string(s)`. Every form returns what the writer's method returns, so any use of
+the results stays. Each trusts that WriteString(s) writes what Write([]byte(s)) does, as
+io.WriteString itself does.
 
 Before:  w.Write([]byte(s))
 After:   io.WriteString(w, s)
@@ -77,10 +78,14 @@ def propose(match: Match, pass_: Pass) -> None:
     w_type, v_type, text = pass_.type_of(src, writer), pass_.type_of(src, value), src.text(value)
     if w_type is None or "Write" not in w_type.methods | w_type.pointer_methods:
         return  # pkg.Write(...), or a func-valued field: not a writer's method
-    if v_type is None or not v_type.string or v_type.kind != "basic":
-        return None if wrapped is None else pass_.skip(src, call, f"{text} is not a string per go/types", targets)
+    if v_type is None or not v_type.string:
+        if wrapped is None:
+            return  # Fprint of a number: formatting it is Fprint's job
+        what = f"has type {v_type.text}" if v_type is not None else "has no type per go/types"
+        return pass_.skip(src, call, f"{text} {what}: io.WriteString takes only a string", targets)
     if wrapped is None and v_type.formats_itself:
-        return pass_.skip(src, call, f"fmt prints {text} ({v_type.text}) through its String or Error method", targets)
+        called = " and ".join(sorted({"Error", "Format", "String"} & v_type.methods))
+        return pass_.skip(src, call, f"fmt prints {text} ({v_type.text}) through its {called} method", targets)
     if any(n.type == "comment" for n in walk(call)):
         return pass_.skip(src, call, "a comment inside the call would be lost", targets)
     if _own_method(src, pass_, call, w_type):
@@ -107,7 +112,7 @@ def propose(match: Match, pass_: Pass) -> None:
         rationale = f"io.WriteString passes the string to {w_type.text}'s WriteString: nothing is copied or boxed"
     else:
         rationale = (
-            f"io.WriteString passes the string to the dynamic writer's WriteString method when it has one"
+            "io.WriteString passes the string to the dynamic writer's WriteString method when it has one"
             f" ({w_type.text} does not say): then nothing is copied or boxed"
         )
     pass_.report(
@@ -118,5 +123,5 @@ def propose(match: Match, pass_: Pass) -> None:
         rationale=rationale,
         pattern="write" if wrapped is not None else "fprint",
         add_imports=["io"],
-        drop_imports=["fmt"],
+        drop_imports=["fmt"] if wrapped is None else [],
     )

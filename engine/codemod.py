@@ -302,6 +302,7 @@ class Pass:
         rationale: str,
         pattern: str,
         proven: str = "",
+        unproven: str = "",
         add_imports: Iterable[str] = (),
         drop_imports: Iterable[str] = (),
         api_change: bool = False,
@@ -312,14 +313,16 @@ class Pass:
         """Propose a rewrite at `at`; `pattern` names one of the codemod's PATTERNS.
 
         A pattern that is not equivalent for every input needs `proven`: what shows its difference
-        cannot arise here. Without it the rewrite is skipped with the difference as the reason.
+        cannot arise here. Without it the rewrite is skipped with the difference as the reason, and
+        `unproven` (what could tell the difference here, e.g. a line) when the codemod knows it.
         """
         targets = tuple(targets)
         kind = self.codemod.patterns.get(pattern)
         if kind is None:
             raise ValueError(f"{self.codemod.name} reports pattern {pattern!r}, which its PATTERNS do not declare")
         if kind.differs and not proven:
-            self.skip(src, at, f"not equivalent for every input: {kind.differs}", targets)
+            detail = f" ({unproven})" if unproven else ""
+            self.skip(src, at, f"not equivalent for every input: {kind.differs}{detail}", targets)
             return
         self.results.append(
             Proposal(
