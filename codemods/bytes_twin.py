@@ -1,31 +1,44 @@
 """Call the string twin of an API instead of converting a string to compare, range or match it.
 
-`strings.ToLower(a) == strings.ToLower(b)` (or ToUpper) builds two lowered copies, for strings
-holding an upper-case letter, only to compare them; `strings.EqualFold` compares in place (staticcheck
-SA6005). It folds Unicode case rune by rune, so beyond ASCII a few pairs compare differently:
-U+0130 (dotted capital I) and "i" lower alike but do not fold alike; U+017F (long s) and "s", or
-"Σ" and final "ς", fold alike but do not lower alike. `range []rune(s)` copies the runes to a
-fresh slice (a stack buffer holds only 32); `range s` decodes the same runes in place, so the loop
-is rewritten only when it ignores the index, which counts bytes over a string.
-`re.Match([]byte(s))` of a *regexp.Regexp copies s to bytes that escape into the matcher;
-`re.MatchString(s)` reads s itself. The compiler reports only that last copy; the other two are
-made inside strings and the runtime, so fewer allocations at run time prove them.
+`strings.ToLower(a) == strings.ToLower(b)` (or ToUpper) builds a copy of each side that holds
+an upper-case letter only to compare them; `strings.EqualFold(a, b)` compares in place
+(staticcheck SA6005). Both go rune by rune, but EqualFold asks whether two runes fold alike, not
+whether they lower alike: ſ and s, ς and σ, the Kelvin sign and k fold alike, while İ lowers to i
+and ı uppers to I without folding with it. Checking every rune against every ASCII byte shows
+that against an ASCII letter the two part only at i and s for ToLower (İ, ſ) and at i and k for
+ToUpper (ı, the Kelvin sign). So the rewrite is taken only where go/types shows both operands are
+ASCII constants, or one is an ASCII constant without those two letters in either case.
+`range []rune(s)` copies the runes to a fresh slice (a stack buffer holds only 32); `range s`
+decodes the same runes in place, so the loop is rewritten only when it ignores the index, which
+counts bytes over a string. `re.Match([]byte(s))` of a *regexp.Regexp copies s to bytes that
+escape into the matcher; `re.MatchString(s)` reads s itself. The compiler reports only that last
+copy; the other two are made inside strings and the runtime, so fewer allocations at run time
+prove them.
 
-Before:  if strings.ToLower(a) == strings.ToLower(b) { for _, r := range []rune(s) { ... } }
-After:   if strings.EqualFold(a, b) { for _, r := range s { ... } }
+Before:  if strings.ToLower(h) == strings.ToLower("Content-Type") { for _, r := range []rune(s) { ... } }
+After:   if strings.EqualFold(h, "Content-Type") { for _, r := range s { ... } }
 """
 
 from __future__ import annotations
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.parsing import local_name
-from goescape.engine.facts import EscapeFact
+import ast
+
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.oracle import GoType
 from goescape.engine.parsing import Node, SourceFile
-from goescape.engine.typeinfo import basic_type, declared
 
 NAME = "bytes-twin"
 # The compiler reports nothing for this pattern itself, so every file of the package is read.
 ANCHORED = False
+PATTERNS = (
+    Pattern(
+        "equalfold",
+        differs="differs for non-ASCII letters that fold alike but change case apart (ſ and s, ς and σ, "
+        "the Kelvin sign and k) or change case alike but do not fold (İ and i, ı and I)",
+    ),
+    Pattern("rangerunes"),  # range []rune(s) → range s, the index unused
+    Pattern("matchstring"),  # re.Match([]byte(s)) → re.MatchString(s)
+)
 QUERY = """
 (binary_expression
   left: (call_expression
@@ -40,90 +53,94 @@ QUERY = """
   right: (type_conversion_expression type: (slice_type element: (type_identifier) @elem) operand: (_) @s) @conv
   (#eq? @elem "rune")) @range
 (call_expression
-  function: (selector_expression operand: (identifier) @re field: (field_identifier) @method)
+  function: (selector_expression operand: (_) @rx field: (field_identifier) @method)
   arguments: (argument_list .
     (type_conversion_expression type: (slice_type element: (type_identifier) @elem) operand: (_) @s) @conv .)
   (#eq? @method "Match") (#eq? @elem "byte")) @match
 """
 
-_COMPILE = ("MustCompile", "MustCompilePOSIX", "Compile", "CompilePOSIX")
+# The ASCII letters c where Fn(x) == Fn(c) and EqualFold(x, c) part, with the one rune x that parts them.
+_PARTS = {"ToLower": {"i": "İ", "s": "ſ"}, "ToUpper": {"i": "ı", "k": "\u212a"}}
+_RUNTIME = "the copy is made inside strings or the runtime, out of the compiler's sight"
 
 
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
+def propose(match: Match, pass_: Pass) -> None:
     src = match.src
-    node = match.one("fold") or match.one("range") or match.one("match")
-    if node is None:
-        return None
-    func = ctx.function_of(src, node)
-    name = func.child_by_field_name("name") if func is not None else None
-    line, function = src.line_of(node.start_byte), src.text(name) if name is not None else ""
-
-    def proposal(new: str, targets: tuple[EscapeFact, ...], pattern: str, why: str, at: Node) -> Proposal:
-        runtime = pattern != "matchstring"
-        return Proposal(
-            codemod=NAME,
-            package=ctx.package.import_path,
-            path=src.path,
-            line=line,
-            function=function,
-            edits=(Edit.replace(src, at, new),),
-            targets=targets,
-            rationale=why,
-            pattern=pattern,
-            proof="runtime" if runtime else "escape",
-            if_unproven="the copy is made inside strings or the runtime, out of the compiler's sight"
-            if runtime
-            else "",
-        )
-
-    if match.one("fold") is not None:
-        pkg, fn = match.text("pkg"), match.text("fn")
-        if (pkg, fn) != (match.text("pkg2"), match.text("fn2")) or local_name(src, "strings") != pkg:
-            return None
-        if declared(src, pkg, node) is not None:
-            return None  # a local name hides the strings package
-        new = f"{pkg}.EqualFold({match.text('a')}, {match.text('b')})"
-        why = f"strings.EqualFold compares without the copies strings.{fn} makes; beyond ASCII it folds"
-        why += " a few runes differently (U+0130, U+017F, final sigma)"
-        return proposal(("!" if match.text("op") == "!=" else "") + new, (), "equalfold", why, node)
-
-    s, conv, call, re = match.one("s"), match.one("conv"), match.one("match"), match.one("re")
-    targets = tuple(f for f in ctx.facts_within(src, conv) if f.expr.startswith("([]byte)(")) if conv else ()
-    if s is None or conv is None or (call is not None and not targets):
-        return None  # a Match whose bytes do not escape: []byte(b) of a []byte copies nothing
-    if basic_type(src, s) != "string":
-        why = f"{src.text(s)} is not declared a string here (a named type or a slice is left alone)"
-        return Skip(NAME, src.path, line, function, why, targets)
+    if (fold := match.one("fold")) is not None:
+        return _fold(match, pass_, src, fold)
+    node, s, conv = match.one("range") or match.one("match"), match.one("s"), match.one("conv")
+    if node is None or s is None or conv is None:
+        return
+    call, rx = match.one("match"), match.one("rx")
+    targets = [f for f in pass_.facts_within(src, conv) if f.expr.startswith("([]byte)(")]
+    if call is not None and not targets:
+        return  # a Match whose bytes do not escape: []byte(b) of a []byte copies nothing
+    typ = pass_.type_of(src, s)
+    if typ is None or not typ.string or typ.kind != "basic":
+        what = typ.text if typ is not None else "of no type go/types knows"
+        return pass_.skip(src, node, f"{src.text(s)} is {what}, not a string", targets)
     if match.one("range") is not None:
         left = node.child_by_field_name("left")
         keys = left.named_children if left is not None else []
         if keys and src.text(keys[0]) != "_":
             reason = f"the index {src.text(keys[0])} counts runes over []rune(s) but bytes over a string"
-            return Skip(NAME, src.path, line, function, reason)
+            return pass_.skip(src, node, reason)
         why = "ranging over a string decodes its runes in place instead of copying them to a []rune"
-        return proposal(src.text(s), (), "rangerunes", why, conv)
-    if call is None or re is None:
-        return None
-    if not _is_regexp(src, re):
-        why = f"{src.text(re)} is not known to be a *regexp.Regexp from its declaration in {src.path.name}"
-        return Skip(NAME, src.path, line, function, why, targets)
+        edit = Edit.replace(src, conv, src.text(s))
+        return pass_.report(
+            src, node, [edit], targets=[], rationale=why, pattern="rangerunes", proof="runtime", if_unproven=_RUNTIME
+        )
+    if call is None or rx is None:
+        return
+    regexp = pass_.type_of(src, rx)
+    if regexp is None or regexp.text not in ("*regexp.Regexp", "regexp.Regexp"):
+        what = regexp.text if regexp is not None else "of no type go/types knows"
+        return pass_.skip(src, call, f"{src.text(rx)} is {what}, not a *regexp.Regexp with MatchString", targets)
+    arg = src.text(s) if typ.text in ("string", "untyped string") else f"string({src.text(s)})"
     why = "(*regexp.Regexp).MatchString reads the string itself; Match needs a []byte copy that escapes"
-    return proposal(f"{src.text(re)}.MatchString({src.text(s)})", targets, "matchstring", why, call)
+    edit = Edit.replace(src, call, f"{src.text(rx)}.MatchString({arg})")
+    pass_.report(src, call, [edit], targets=targets, rationale=why, pattern="matchstring")
 
 
-def _is_regexp(src: SourceFile, ident: Node) -> bool:
-    """Whether the declaration of `ident` in this file says it is a *regexp.Regexp."""
-    rx, found = local_name(src, "regexp"), declared(src, src.text(ident), ident)
-    if rx is None or found is None:
-        return False
-    if found.type is not None:
-        return found.type.replace(" ", "") == f"*{rx}.Regexp"
-    value, decl = found.value, found.node
-    if value is None:  # `re, err := regexp.Compile(...)`: the first of two results
-        left = decl.child_by_field_name("left")
-        names = left.named_children if left is not None else decl.children_by_field_name("name")
-        right = decl.child_by_field_name("right") or decl.child_by_field_name("value")
-        only = right.named_children if right is not None and right.type == "expression_list" else [right]
-        value = only[0] if len(only) == 1 and names and src.text(names[0]) == src.text(ident) else None
-    fn = value.child_by_field_name("function") if value is not None and value.type == "call_expression" else None
-    return fn is not None and src.text(fn) in {f"{rx}.{c}" for c in _COMPILE}
+def _fold(match: Match, pass_: Pass, src: SourceFile, fold: Node) -> None:
+    """strings.ToLower(a) == strings.ToLower(b) → strings.EqualFold(a, b), where proven alike."""
+    pkg, pkg2, a, b, fn = match.one("pkg"), match.one("pkg2"), match.one("a"), match.one("b"), match.text("fn")
+    if pkg is None or pkg2 is None or a is None or b is None or fn != match.text("fn2"):
+        return
+    if any((obj := pass_.object_of(src, p)) is None or obj.imported != "strings" for p in (pkg, pkg2)):
+        return  # not the strings package, or a local name hides it
+    sides = [(src.text(n), _ascii(pass_.type_of(src, n))) for n in (a, b)]
+    proven = "both operands are ASCII constants" if all(v is not None for _, v in sides) else ""
+    for name, value in sides:
+        parting = sorted(set(value.lower()) & _PARTS[fn].keys()) if value is not None else []
+        if value is not None and parting and not proven:
+            c = parting[0]
+            why = f"{name} holds {c}: strings.{fn} and strings.EqualFold disagree whether {_PARTS[fn][c]} matches it"
+            return pass_.skip(src, fold, why)
+        if value is not None:
+            letters = " or ".join(_PARTS[fn])
+            proven = proven or f"{name} is an ASCII constant without {letters}, the only letters where they part"
+    new = f"{src.text(pkg)}.EqualFold({src.text(a)}, {src.text(b)})"
+    pass_.report(
+        src,
+        fold,
+        [Edit.replace(src, fold, ("!" if match.text("op") == "!=" else "") + new)],
+        targets=[],
+        rationale=f"strings.EqualFold compares without the copies strings.{fn} makes",
+        pattern="equalfold",
+        proven=proven,
+        proof="runtime",
+        if_unproven=_RUNTIME,
+    )
+
+
+def _ascii(typ: GoType | None) -> str | None:
+    """The value of a string constant made of ASCII bytes only, or None."""
+    if typ is None or typ.constant is None or not typ.string or not typ.ascii:
+        return None
+    try:
+        # go/constant spells it as strconv.Quote does; an invalid byte \xNN reads back as U+00NN.
+        value = ast.literal_eval(typ.constant)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) and value.isascii() else None

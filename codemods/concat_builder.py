@@ -3,10 +3,11 @@
 Each `s += p` copies everything built so far into a new string, one allocation per iteration
 (n-1 for n pieces); a strings.Builder appends into one buffer that grows by doubling, about log2
 of the final length in allocations, and its String method adds none. The compiler says nothing of
-`s += p` (only of the spelling `s = s + p`, as `s + p escapes to heap`), so a function is seen only
-when it reports some other allocation; the run-time count proves the rewrite either way. The
-variable must be a string declared just before the loop, which only adds to it; it is read only
-after the loop, where `s := b.String()` declares it again.
+`s += p` (only of the spelling `s = s + p`, as `s + p escapes to heap`), so every file is read and
+the run-time count proves the rewrite where no escape line does. The variable must be a `string`
+as go/types gives it (a named string type would become a string), declared just before the loop,
+which only adds to it; it is read only after the loop, where `s := sb.String()` declares it again.
+The pieces are written in the order the concatenation evaluated them, so the text is the same.
 
 Before:  s := ""; for _, p := range parts { s += p }; return s
 After:   var sb strings.Builder; for _, p := range parts { sb.WriteString(p) }; s := sb.String(); return s
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.parsing import local_name
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.parsing import Node, SourceFile, enclosing, walk
-from goescape.engine.typeinfo import basic_type, declared
 
 NAME = "concat-builder"
 # The compiler reports nothing for this pattern itself, so every file of the package is read.
 ANCHORED = False
+PATTERNS = (Pattern("builder"),)  # s := ""; for ... { s += p } → a strings.Builder written per piece
 QUERY = """
 (short_var_declaration left: (expression_list . (identifier) @var .) right: (expression_list . (_) @value .)) @decl
 (var_declaration . (var_spec . name: (identifier) @var . type: (_) @type .) .) @decl
@@ -31,67 +31,62 @@ QUERY = """
 """
 
 
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
+def propose(match: Match, pass_: Pass) -> None:
     src, decl, var, value = match.src, match.one("decl"), match.one("var"), match.one("value")
     if decl is None or var is None or decl.parent is None or decl.parent.type != "statement_list":
-        return None
-    if match.text("type") not in ("", "string") or (value is not None and basic_type(src, value) != "string"):
-        return None  # not a string, or not known to be one
+        return
+    typ = pass_.type_of(src, var)
+    if typ is None or typ.text != "string":
+        return  # not a string: a named string type would change type as the Builder's String()
     name, siblings = src.text(var), decl.parent.named_children
     rest = siblings[[s.id for s in siblings].index(decl.id) + 1 :]
     first = next((i for i, s in enumerate(rest) if _named(src, s, name)), len(rest))
     loop = rest[first] if first < len(rest) and rest[first].type == "for_statement" else None
     adds = [(n, pieces) for n in walk(loop) if (pieces := _added(src, n, name)) is not None] if loop else []
     if loop is None or not adds or not any(_named(src, s, name) for s in rest[first + 1 :]):
-        return None  # the first use is not a loop adding to the string, or nothing reads it after
-    func = ctx.function_of(src, decl)
-    func_name = func.child_by_field_name("name") if func is not None else None
-    line, function = src.line_of(decl.start_byte), src.text(func_name) if func_name is not None else ""
+        return  # the first use is not a loop adding to the string, or nothing reads it after
     chains = {c.id for stmt, _ in adds for c in walk(stmt) if c.type == "binary_expression"}
-    targets = tuple(f for f in ctx.facts_within(src, loop) if _at_operator(src, f.offset, chains))
-
-    def skip(reason: str) -> Skip:
-        return Skip(NAME, src.path, line, function, reason, targets)
+    targets = [f for f in pass_.facts_within(src, loop) if _at_operator(src, f.offset, chains)]
 
     # The statements' own mentions of the name, not those in what they add, which read it.
     allowed = {n.id for stmt, pieces in adds for n in _named(src, stmt, name) if n.end_byte <= pieces[0].start_byte}
     if other := [n for n in _named(src, loop, name) if n.id not in allowed]:
-        return skip(f"the loop reads {name} besides adding to it (line {src.line_of(other[0].start_byte)})")
+        why = f"the loop reads {name} besides adding to it (line {src.line_of(other[0].start_byte)})"
+        return pass_.skip(src, decl, why, targets)
     closures = [s for s, _ in adds if (f := enclosing(s, "func_literal")) and f.start_byte > loop.start_byte]
     if closures:
-        return skip(f"a closure adds to {name} (line {src.line_of(closures[0].start_byte)}), maybe after the loop")
-    pkg = local_name(src, "strings") or "strings"
-    if pkg in ("_", ".") or (pkg == "strings" and _declares(src, ctx, func or decl, decl, "strings")):
-        return skip("the strings package cannot be named here")
-    builder = _builder_name(src, ctx, func or decl, decl, name)
+        why = f"a closure adds to {name} (line {src.line_of(closures[0].start_byte)}), maybe after the loop"
+        return pass_.skip(src, decl, why, targets)
+    if problem := pass_.import_problem(src, decl, "strings"):
+        return pass_.skip(src, decl, problem, targets)
+    func = pass_.function_of(src, decl) or decl
+    choices = ["sb", f"{name}Builder"] if len(name) == 1 else [f"{name}Builder", "sb"]
+    builder = next((c for c in choices if not _taken(pass_, src, func, decl, c)), None)
     if builder is None:
-        return skip(f"both sb and {name}Builder are names already used here")
+        return pass_.skip(src, decl, f"both sb and {name}Builder are names already used here", targets)
 
     # A statement split into several lines moves the escapes inside its pieces to lines the verifier
     # cannot pair with the old ones; they are the same allocations, not new ones.
-    split = [f for stmt, pieces in adds if len(pieces) > 1 for f in ctx.facts_within(src, stmt)]
-    moved = tuple(f"^{re.escape(f.expr)}$" for f in split if f not in targets)
+    split = [f for stmt, pieces in adds if len(pieces) > 1 for f in pass_.facts_within(src, stmt)]
+    moved = [f"^{re.escape(f.expr)}$" for f in split if f not in targets]
     init = src.text(value) if value is not None and src.text(value) not in ('""', "``") else ""
-    edits = [Edit.replace(src, decl, f"var {builder} {pkg}.Builder")]
+    edits = [Edit.replace(src, decl, f"var {builder} strings.Builder")]
     if init:
         edits.append(Edit.insert(src, decl.end_byte, f"\n{_indent(src, decl)}{builder}.WriteString({init})"))
     for stmt, pieces in adds:
         calls = (f"{builder}.WriteString({src.text(p)})" for p in pieces)
         edits.append(Edit.replace(src, stmt, f"\n{_indent(src, stmt)}".join(calls)))
     edits.append(Edit.insert(src, loop.end_byte, f"\n{_indent(src, loop)}{name} := {builder}.String()"))
-    return Proposal(
-        codemod=NAME,
-        package=ctx.package.import_path,
-        path=src.path,
-        line=line,
-        function=function,
-        edits=tuple(edits),
+    pass_.report(
+        src,
+        decl,
+        edits,
         targets=targets,
         rationale="a strings.Builder grows one buffer instead of copying the whole string on every +=",
-        add_imports=((src.path, "strings"),) if local_name(src, "strings") is None else (),
-        # The Builder's buffer is grown by an append inlined from WriteString, beside its copy-check panic text.
-        allowed_new=(r"^append$", r'^"strings: illegal use', *moved),
         pattern="builder",
+        add_imports=["strings"],
+        # The Builder's buffer is grown by an append inlined from WriteString, beside its copy-check panic text.
+        allowed_new=[r"^append$", r'^"strings: illegal use', *moved],
         proof="escape" if targets else "runtime",
         if_unproven="the compiler does not report `s += p` at all; fewer allocations prove the rewrite",
     )
@@ -133,23 +128,13 @@ def _named(src: SourceFile, node: Node, name: str) -> list[Node]:
     return [n for n in walk(node) if n.type == "identifier" and src.text(n) == name]
 
 
-def _declares(src: SourceFile, ctx: Context, func: Node, at: Node, name: str) -> bool:
-    """Whether `name` is taken: declared in scope, at package level, or anywhere in the function."""
-    if declared(src, name, at) is not None or name in ctx.package_level_names():
+def _taken(pass_: Pass, src: SourceFile, func: Node, at: Node, name: str) -> bool:
+    """Whether a local `name` declared at `at` would hide something or clash: a name in scope
+    there (a universe name only if the function uses it), or any identifier of the function."""
+    found = pass_.lookup(src, at, name)
+    if found is not None and not found.universe:
         return True
-    return any(n.type == "identifier" and src.text(n) == name and not _qualifier(n) for n in walk(func))
-
-
-def _qualifier(node: Node) -> bool:
-    parent = node.parent
-    operand = parent.child_by_field_name("operand") if parent and parent.type == "selector_expression" else None
-    return operand is not None and operand.id == node.id
-
-
-def _builder_name(src: SourceFile, ctx: Context, func: Node, at: Node, name: str) -> str | None:
-    """`sb` for a one-letter string, `<name>Builder` otherwise (`out` → `outBuilder`); the other if taken."""
-    choices = ["sb", f"{name}Builder"] if len(name) == 1 else [f"{name}Builder", "sb"]
-    return next((c for c in choices if not _declares(src, ctx, func, at, c)), None)
+    return any(n.type == "identifier" and src.text(n) == name for n in walk(func))
 
 
 def _indent(src: SourceFile, node: Node) -> str:

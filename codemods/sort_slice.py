@@ -2,13 +2,14 @@
 
 `sort.Slice(xs, less)` takes the slice as `any`, so the slice header is boxed and escapes to heap
 (`xs escapes to heap`), and reflectlite.Swapper allocates a temporary element to swap through.
-The generic `slices.SortFunc` swaps typed elements and boxes nothing; it runs the same pdqsort
-(generated from one template), so elements that compare equal end in the same order as before.
-Only a less function `return xs[i].F < xs[j].F` (or `>`, for descending) is rewritten, where the
-element type is declared in the package and F, through its field path, has an integer or string
-type: floats are left alone, because cmp.Compare orders NaN first and `<` does not order it at
-all. `xs[i] < xs[j]` over integers or strings becomes `slices.Sort(xs)`; `sort.SliceStable`
-becomes `slices.SortStableFunc`.
+The generic `slices.SortFunc` swaps typed elements and boxes nothing. Both run one pdqsort (one
+template generates them) that only asks `less(i, j)` or `cmp(a, b) < 0`, so where
+`cmp.Compare(a.F, b.F) < 0` holds exactly when `a.F < b.F`, every element, equal ones included,
+ends where it did: always for integer and string keys, as go/types gives them; for a float key,
+except at NaN, which cmp.Compare orders first and `<` not at all, so a float key is taken only
+where it is an integer converted to a float. The less function must be `return xs[i].F <
+xs[j].F` (or `>`, descending; the key may be converted, `float64(xs[i].F)`). `xs[i] < xs[j]` over
+integers or strings becomes `slices.Sort(xs)`; `sort.SliceStable` becomes `slices.SortStableFunc`.
 
 Before:  sort.Slice(users, func(i, j int) bool { return users[i].Age < users[j].Age })
 After:   slices.SortFunc(users, func(a, b User) int { return cmp.Compare(a.Age, b.Age) })
@@ -18,14 +19,21 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.parsing import local_name
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.facts import Kind
-from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.parsing import Node, SourceFile, local_name, walk
 from goescape.engine.toolchain import go_line_at_least
-from goescape.engine.typeinfo import BASIC, declared, declared_type
 
 NAME = "sort-slice"
+PATTERNS = (
+    Pattern("sortbasic"),  # sort.Slice(xs, xs[i] < xs[j]) → slices.Sort(xs), integers or strings
+    Pattern("sortfunc"),  # sort.Slice by an integer or string key → slices.SortFunc with cmp.Compare
+    Pattern(
+        "sortfloat",
+        differs="differs when a float key is NaN: cmp.Compare orders NaN before every number, "
+        "where < leaves it unordered, so the elements end in another order",
+    ),
+)
 QUERY = """
 (call_expression
   function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
@@ -34,68 +42,69 @@ QUERY = """
   (#match? @fn "^(Slice|SliceStable)$")) @call
 """
 
-_ORDERED = BASIC - {"bool", "float32", "float64"}
+# A path-qualified name in a go/types type string: `example.com/x.T`, `gopkg.in/yaml.v3.Node`.
+_QUALIFIED = re.compile(r"([\w.~+-]+(?:/[\w.~+-]+)*)\.([A-Za-z_]\w*)")
 
 
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
-    src, call, xs_node, less = match.src, match.one("call"), match.one("xs"), match.one("less")
-    if call is None or xs_node is None or less is None or local_name(src, "sort") != "sort":
-        return None
+def propose(match: Match, pass_: Pass) -> None:
+    src, call, pkg, xs_node, less = match.src, match.one("call"), match.one("pkg"), match.one("xs"), match.one("less")
+    sort_pkg = pass_.object_of(src, pkg) if pkg is not None else None
+    if call is None or xs_node is None or less is None or sort_pkg is None or sort_pkg.imported != "sort":
+        return  # not the sort package, or a local name hides it
     xs = src.text(xs_node)
-    targets = tuple(f for f in ctx.facts_within(src, xs_node) if f.kind == Kind.ESCAPES and f.expr == xs)
+    targets = [f for f in pass_.facts_within(src, xs_node) if f.kind == Kind.ESCAPES and f.expr == xs]
     if not targets:
-        return None  # nothing is boxed here for the rewrite to remove
-    func = ctx.function_of(src, call)
-    func_name = func.child_by_field_name("name") if func is not None else None
-    line, function = src.line_of(call.start_byte), src.text(func_name) if func_name is not None else ""
-
-    def skip(reason: str) -> Skip:
-        return Skip(NAME, src.path, line, function, reason, targets)
-
-    if not go_line_at_least(ctx.package.go_line, 1, 21):
-        return skip("the slices and cmp packages need go 1.21 in go.mod")
-    compared = _comparison(src, xs, less)
+        return  # nothing is boxed here for the rewrite to remove
+    if not go_line_at_least(pass_.package.go_line, 1, 21):
+        return pass_.skip(src, call, "the slices and cmp packages need go 1.21 in go.mod", targets)
+    compared = _comparison(pass_, src, xs, less)
     if isinstance(compared, str):
-        return skip(compared)
-    path, descending = compared
-    typ = declared_type(src, xs_node) or ""
-    if not typ.startswith("[]"):
-        return skip(f"the type of {xs} is not known from its declaration to be a slice")
-    elem = typ[2:]
-    kind = _path_type(ctx, elem, path)
-    if kind not in _ORDERED:
-        what = (f"the field {path[1:]}" if path else f"the element of {xs}") + (f" ({kind})" if kind else "")
-        return skip(f"{what} is not known to be an integer or string, which cmp.Compare orders as < does")
-    stable = match.text("fn") == "SliceStable"
-    if not path and not descending:
-        new, imports = f"slices.Sort({xs})", ["slices"]  # equal integers or strings cannot be told apart
+        return pass_.skip(src, call, compared, targets)
+    key, inner, conv, path, descending = compared
+    xs_type, key_type, inner_type = (pass_.type_of(src, n) for n in (xs_node, key, inner))
+    if xs_type is None or key_type is None or inner_type is None:
+        why = pass_.oracle.check_errors(src.path) or "cgo or an invalid expression"
+        return pass_.skip(src, call, f"go/types gives {xs} or its key no type ({why})", targets)
+    if xs_type.kind != "slice" or xs_type.elem is None:
+        return pass_.skip(src, call, f"{xs} is a {xs_type.text}, not a slice", targets)
+    if (elem := _spelled(pass_, src, call, xs_type.elem.text)) is None:
+        return pass_.skip(src, call, f"{src.path.name} cannot name the element type {xs_type.elem.text}", targets)
+    if not (key_type.integer or key_type.float or key_type.string):
+        why = f"{src.text(key)} is a {key_type.text}, which may hold values cmp.Compare orders unlike <"
+        return pass_.skip(src, call, why, targets)
+    if conv.split(".")[0] in ("a", "b"):
+        return pass_.skip(src, call, f"the conversion to {conv} would name a parameter of the new function", targets)
+    whole = not path and not conv and not key_type.float  # integers or strings: equal ones are alike
+    if whole and not descending:
+        new, imports, pattern = f"slices.Sort({xs})", ["slices"], "sortbasic"
     else:
         first, second = ("b", "a") if descending else ("a", "b")
-        sort = "SortStableFunc" if stable and path else "SortFunc"
-        body = f"return cmp.Compare({first}{path}, {second}{path})"
+        sort = "SortStableFunc" if match.text("fn") == "SliceStable" and not whole else "SortFunc"
+        keys = (f"{conv}({v}{path})" if conv else f"{v}{path}" for v in (first, second))
+        body = f"return cmp.Compare({', '.join(keys)})"
         new, imports = f"slices.{sort}({xs}, func(a, b {elem}) int {{ {body} }})", ["cmp", "slices"]
+        pattern = "sortfloat" if key_type.float else "sortfunc"
     for imp in imports:
-        if local_name(src, imp) not in (None, imp):
-            return skip(f"{imp} is imported under another name in {src.path.name}")
-        if declared(src, imp, call) is not None or imp in ctx.package_level_names():
-            return skip(f"the name {imp} is declared here, so the {imp} package cannot be used")
-    return Proposal(
-        codemod=NAME,
-        package=ctx.package.import_path,
-        path=src.path,
-        line=line,
-        function=function,
-        edits=(Edit.replace(src, call, new),),
+        if problem := pass_.import_problem(src, call, imp):
+            return pass_.skip(src, call, problem, targets)
+    integral = key_type.float and conv and inner_type.integer
+    proven = f"each key is an integer ({inner_type.text}) converted to a float, never NaN" if integral else ""
+    pass_.report(
+        src,
+        call,
+        [Edit.replace(src, call, new)],
         targets=targets,
         rationale="slices.SortFunc sorts typed elements: nothing is boxed into an interface or swapped through reflection",
-        add_imports=tuple((src.path, imp) for imp in imports),
-        drop_imports=((src.path, "sort"),),
-        pattern="sortfunc" if path or descending else "sortbasic",
+        pattern=pattern,
+        proven=proven,
+        add_imports=imports,
+        drop_imports=["sort"],
     )
 
 
-def _comparison(src: SourceFile, xs: str, less: Node) -> tuple[str, bool] | str:
-    """(the field path compared, whether the order is descending), or why the less function is not plain."""
+def _comparison(pass_: Pass, src: SourceFile, xs: str, less: Node) -> tuple[Node, Node, str, str, bool] | str:
+    """(the left key, what it converts, the conversion or "", the field path, whether descending),
+    or why the less function is not one comparison of a key of two elements."""
     params = less.child_by_field_name("parameters")
     names = [src.text(n) for n in walk(params) if n.type == "identifier"] if params is not None else []
     body = less.child_by_field_name("body")
@@ -107,48 +116,32 @@ def _comparison(src: SourceFile, xs: str, less: Node) -> tuple[str, bool] | str:
     left, right = (expr.child_by_field_name(f) if expr is not None else None for f in ("left", "right"))
     if len(names) != 2 or op is None or src.text(op) not in ("<", ">") or left is None or right is None:
         return "the less function is more than one comparison by < or >"
+    (lconv, linner), (rconv, rinner) = _converted(pass_, src, left), _converted(pass_, src, right)
     element = re.compile(rf"^{re.escape(xs)}\[(\w+)\]((?:\.\w+)*)$")
-    lm, rm = element.match(src.text(left)), element.match(src.text(right))
-    if lm is None or rm is None or {lm.group(1), rm.group(1)} != set(names) or lm.group(2) != rm.group(2):
-        return f"the less function compares other than one field of two elements of {xs}"
-    return lm.group(2), (src.text(op) == "<") != (lm.group(1) == names[0])
+    lm, rm = element.match(src.text(linner)), element.match(src.text(rinner))
+    if lm is None or rm is None or {lm.group(1), rm.group(1)} != set(names) or (lconv, lm[2]) != (rconv, rm[2]):
+        return f"the less function compares other than one key of two elements of {xs}"
+    return left, linner, lconv, lm.group(2), (src.text(op) == "<") != (lm.group(1) == names[0])
 
 
-def _path_type(ctx: Context, typ: str, path: str) -> str | None:
-    """The basic type that `typ` followed through the struct fields of `path` (`.In.Age`) is, or None."""
-    specs = {
-        src.text(name): (src, under)
-        for src in ctx.files()
-        for decl in src.root.named_children
-        if decl.type == "type_declaration"
-        for spec in decl.named_children
-        if spec.type == "type_spec"
-        and spec.child_by_field_name("type_parameters") is None
-        and (name := spec.child_by_field_name("name")) is not None
-        and (under := spec.child_by_field_name("type")) is not None
-    }
-    for field in path.split(".")[1:]:
-        struct = _resolve(specs, typ.removeprefix("*"))
-        if isinstance(struct, str):
-            return None
-        src, node = struct
-        fields = [d for c in node.named_children for d in c.named_children if d.type == "field_declaration"]
-        found = [d for d in fields if field in (src.text(n) for n in d.children_by_field_name("name"))]
-        kind = found[0].child_by_field_name("type") if found else None
-        if kind is None:
-            return None
-        typ = src.text(kind)
-    final = _resolve(specs, typ)
-    return final if isinstance(final, str) and final in BASIC else None
+def _converted(pass_: Pass, src: SourceFile, expr: Node) -> tuple[str, Node]:
+    """(the type `expr` converts to, what it converts) for a conversion `T(x)`; ("", expr) otherwise."""
+    fn, args = expr.child_by_field_name("function"), expr.child_by_field_name("arguments")
+    if expr.type != "call_expression" or fn is None or args is None or len(args.named_children) != 1:
+        return "", expr
+    typ = pass_.type_of(src, fn)
+    return (src.text(fn), args.named_children[0]) if typ is not None and typ.is_type else ("", expr)
 
 
-def _resolve(specs: dict[str, tuple[SourceFile, Node]], typ: str) -> tuple[SourceFile, Node] | str:
-    """A named type followed to its struct declaration, or to the text of what it is defined as."""
-    seen: set[str] = set()
-    while typ in specs and typ not in seen:
-        seen.add(typ)
-        src, node = specs[typ]
-        if node.type == "struct_type":
-            return src, node
-        typ = src.text(node)
-    return typ
+def _spelled(pass_: Pass, src: SourceFile, at: Node, text: str) -> str | None:
+    """A go/types type string as this file writes it at `at` (imports by their names), or None."""
+    names: list[str | None] = []
+
+    def local(m: re.Match[str]) -> str:
+        name = local_name(src, m.group(1))
+        found = pass_.lookup(src, at, name) if name is not None else None
+        names.append(name if found is not None and found.imported == m.group(1) and m[2][0].isupper() else None)
+        return f"{name}.{m.group(2)}"
+
+    spelled = _QUALIFIED.sub(local, text)
+    return spelled if None not in names and '"' not in text else None

@@ -5,8 +5,13 @@ iterators of Go 1.24 (`SplitSeq`, `SplitAfterSeq`, `FieldsSeq`) yield the same s
 a time and, inlined with the loop body on Go 1.25+, allocate nothing (on Go 1.24 the iterator's
 closures cost more than the slice did, which calibration finds). The compiler says nothing of the
 slice, which strings.genSplit allocates out of sight, so fewer allocations at run time prove it.
-Only a range with no index variable is rewritten, and for package bytes only when the loop body
-never mentions the split slice: the iterator reads it lazily, where Split had read it all first.
+Only a range with no index variable is rewritten. A string cannot change, so its pieces are the
+same for every input. Bytes can: the iterator reads them only as it reaches them, where Split read
+them all first, and it leaves the last piece no spare capacity, where Split left it the buffer's.
+So for bytes the loop body must be seen to write none and to wait on no goroutine that might: it
+calls only conversions, builtins that fill no byte slice and the functions of bytes, strings,
+strconv, unicode and unicode/utf8 that fill no buffer, uses no channel, and assigns to no element
+but a map's.
 
 Before:  for _, p := range strings.Split(s, ",") { n += len(p) }
 After:   for p := range strings.SplitSeq(s, ",") { n += len(p) }
@@ -16,14 +21,22 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Context, Edit, Match, Proposal, Skip
-from goescape.engine.parsing import local_name
-from goescape.engine.parsing import walk
+from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.oracle import GoType
+from goescape.engine.parsing import Node, SourceFile, walk
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "split-seq"
 # The compiler reports nothing for this pattern itself, so every file of the package is read.
 ANCHORED = False
+PATTERNS = (
+    Pattern("splitseq"),  # range strings.Split(s, sep) → range strings.SplitSeq(s, sep)
+    Pattern(
+        "bytesseq",
+        differs="differs when the loop body writes the bytes being split, which bytes.SplitSeq reads only as "
+        "it reaches them, or appends to the last piece, which bytes.Split leaves the buffer's spare capacity",
+    ),
+)
 QUERY = """
 (for_statement
   (range_clause
@@ -35,47 +48,96 @@ QUERY = """
   (#match? @fn "^(Split|SplitAfter|Fields)$")) @loop
 """
 
+_BUILTINS = {"len", "cap", "min", "max", "append", "copy", "clear", "delete", "panic", "print", "println"}
+_FILLS = {"append", "copy", "clear"}  # builtins that write their first argument
+_READERS = {"bytes", "strings", "strconv", "unicode", "unicode/utf8"}  # besides their Append* and EncodeRune
 
-def propose(match: Match, ctx: Context) -> Proposal | Skip | None:
-    src, pkg, fn = match.src, match.text("pkg"), match.text("fn")
-    loop, clause, callee, args, body = (match.one(n) for n in ("loop", "clause", "callee", "args", "body"))
-    if loop is None or clause is None or callee is None or args is None or body is None:
-        return None
-    if local_name(src, pkg) != pkg:
-        return None
+
+def propose(match: Match, pass_: Pass) -> None:
+    src, pkg_node, fn = match.src, match.one("pkg"), match.text("fn")
+    loop, clause, callee, body = (match.one(n) for n in ("loop", "clause", "callee", "body"))
+    if loop is None or clause is None or callee is None or body is None or pkg_node is None:
+        return
+    pkg = pass_.object_of(src, pkg_node)
+    if pkg is None or pkg.imported not in ("strings", "bytes"):
+        return
+    pkg_name = src.text(pkg_node)
     left = clause.child_by_field_name("left")
     names = [src.text(n) for n in left.named_children] if left is not None else []
-    func = ctx.function_of(src, loop)
-    func_name = func.child_by_field_name("name") if func is not None else None
-    line, function = src.line_of(loop.start_byte), src.text(func_name) if func_name is not None else ""
-
-    def skip(reason: str) -> Skip:
-        return Skip(NAME, src.path, line, function, reason)
-
     if names and (len(names) != 2 or names[0] != "_"):
-        return skip(f"the loop uses the index, which {pkg}.{fn}Seq does not yield")
-    if not go_line_at_least(ctx.package.go_line, 1, 24):
-        return skip(f"{pkg}.{fn}Seq needs go 1.24 in go.mod")
-    if pkg == "bytes":
-        read = {src.text(n) for a in args.named_children for n in walk(a) if n.type == "identifier"}
-        if mentioned := sorted(read & {src.text(n) for n in walk(body) if n.type == "identifier"}):
-            return skip(f"the loop body uses {mentioned[0]}, which bytes.{fn}Seq reads as it goes")
-    edits = [Edit.replace(src, callee, f"{pkg}.{fn}Seq")]
+        return pass_.skip(src, loop, f"the loop uses the index, which {pkg_name}.{fn}Seq does not yield")
+    if not go_line_at_least(pass_.package.go_line, 1, 24):
+        return pass_.skip(src, loop, f"{pkg_name}.{fn}Seq needs go 1.24 in go.mod")
+    if pkg.imported == "bytes" and (write := _first_write(pass_, src, body)) is not None:
+        why = f"the loop body may write bytes through {src.text(write)} (line {src.line_of(write.start_byte)})"
+        return pass_.skip(src, loop, f"{why}: bytes.{fn}Seq reads them as it goes and leaves no spare capacity")
+    proven = "the loop body fills no buffer, uses no channel and assigns to no element but a map's"
+    edits = [Edit.replace(src, callee, f"{pkg_name}.{fn}Seq")]
     if left is not None:
         edits.append(Edit.replace(src, left, names[1]))
-    return Proposal(
-        codemod=NAME,
-        package=ctx.package.import_path,
-        path=src.path,
-        line=line,
-        function=function,
-        edits=tuple(edits),
-        targets=(),
+    pass_.report(
+        src,
+        loop,
+        edits,
+        targets=[],
         # The body becomes a closure inlined at each of the iterator's yields, so the compiler reports
         # the loop's own allocations again, at the for keyword or the moved variable, once per yield.
-        allowed_new=tuple(sorted({f"^{re.escape(f.expr)}$" for f in ctx.facts_within(src, loop)})),
-        rationale=f"{pkg}.{fn}Seq yields each piece in turn instead of allocating a slice of them all",
-        pattern="splitseq",
+        allowed_new=sorted({f"^{re.escape(f.expr)}$" for f in pass_.facts_within(src, loop)}),
+        rationale=f"{pkg_name}.{fn}Seq yields each piece in turn instead of allocating a slice of them all",
+        pattern="splitseq" if pkg.imported == "strings" else "bytesseq",
+        proven=proven if pkg.imported == "bytes" else "",
         proof="runtime",
-        if_unproven=f"{pkg}.{fn} allocates its slice inside a call the compiler does not report",
+        if_unproven=f"{pkg_name}.{fn} allocates its slice inside a call the compiler does not report",
     )
+
+
+def _first_write(pass_: Pass, src: SourceFile, body: Node) -> Node | None:
+    """The first node of `body` that may write bytes a slice holds, or wait for a goroutine that may."""
+    for node in walk(body):
+        if node.type in ("send_statement", "go_statement", "select_statement") or src.text(node)[:2] == "<-":
+            return node
+        if node.type == "call_expression" and not _reads_only(pass_, src, node):
+            return node
+        left = node.child_by_field_name("left") if node.type in ("assignment_statement", "range_clause") else None
+        targets = left.named_children if left is not None and ":=" not in (c.type for c in node.children) else []
+        targets += node.named_children[:1] if node.type in ("inc_statement", "dec_statement") else []
+        right = node.child_by_field_name("right") if node.type == "range_clause" else None
+        if right is not None and (typ := pass_.type_of(src, right)) is not None and typ.kind == "chan":
+            return right
+        if bad := [t for t in targets if not _holds_no_bytes(pass_, src, t)]:
+            return bad[0]
+    return None
+
+
+def _reads_only(pass_: Pass, src: SourceFile, call: Node) -> bool:
+    """Whether a call is a conversion, a builtin that fills no bytes, or a library function that fills none."""
+    fn, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+    typ = pass_.type_of(src, fn) if fn is not None else None
+    if fn is None or typ is None or typ.is_type:
+        return typ is not None
+    if fn.type == "identifier":
+        obj, first = pass_.object_of(src, fn), args.named_children[:1] if args is not None else []
+        filled = pass_.type_of(src, first[0]) if first else None
+        fills = src.text(fn) in _FILLS and (filled is None or filled.elem is None or _may_hold_bytes(filled.elem))
+        return obj is not None and obj.kind == "builtin" and src.text(fn) in _BUILTINS and not fills
+    operand, field = fn.child_by_field_name("operand"), fn.child_by_field_name("field")
+    pkg = pass_.object_of(src, operand) if operand is not None and operand.type == "identifier" else None
+    name = src.text(field) if field is not None else ""
+    return pkg is not None and pkg.imported in _READERS and not name.startswith("Append") and name != "EncodeRune"
+
+
+def _holds_no_bytes(pass_: Pass, src: SourceFile, target: Node) -> bool:
+    """Whether assigning to `target` cannot write bytes a slice may hold: a map element, a variable
+    that is no array or struct, or a field or pointee that is not even a byte."""
+    if src.text(target) == "_":
+        return True
+    operand = target.child_by_field_name("operand") if target.type == "index_expression" else None
+    typ = pass_.type_of(src, operand or target)
+    if typ is None or target.type == "index_expression":
+        return typ is not None and typ.kind == "map"
+    return typ.kind not in ("array", "struct") and (target.type == "identifier" or not _may_hold_bytes(typ))
+
+
+def _may_hold_bytes(typ: GoType) -> bool:
+    """Whether a value of this type may lie in memory a []byte also reaches: a byte, an array, a struct."""
+    return typ.basic == "uint8" or typ.kind in ("array", "struct")
