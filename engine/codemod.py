@@ -359,8 +359,6 @@ class Pass:
         )
 
 
-Context = Pass  # PORTING SHIM
-
 ProposeFn = Callable[[Match, Pass], None]
 
 
@@ -410,9 +408,7 @@ class Codemod:
                 if key in seen:
                     continue
                 seen.add(key)
-                legacy = self.propose(Match(src, captures), pass_)  # type: ignore[func-returns-value]
-                if legacy is not None:  # PORTING SHIM: removed when every codemod reports through its pass
-                    pass_.results.extend([legacy] if isinstance(legacy, (Proposal, Skip)) else legacy)
+                self.propose(Match(src, captures), pass_)
 
 
 def load_codemods() -> list[Codemod]:
