@@ -162,7 +162,7 @@ def _bound(pass_: Pass, src: SourceFile, loop: Node) -> tuple[Node, bool, set[st
     if clause is not None and clause.type == "range_clause":
         over = clause.child_by_field_name("right")
         if over is None or not _plain(src, over):
-            return "the loop ranges over an expression, not a name: its length is not known before the loop"
+            return "the loop ranges over an expression, not a name: taking its length before the loop would evaluate it twice"
         typ = pass_.type_of(src, over)
         if typ is not None and typ.integer:
             return over, False, set()  # range over an integer

@@ -238,7 +238,10 @@ class Oracle:
         if not line:
             raise OracleFailed("the type oracle stopped without an answer")
         answer = json.loads(line)
-        if "error" in answer:
+        if "error" in answer and op == "load":
+            self.close()
+            raise OracleFailed(f"the type oracle could not load the packages: {answer['error']}", path=self.cwd)
+        if "error" in answer:  # a question with no answer (no expression there): None, as documented
             self._memo[memo] = None
             return None
         self._memo[memo] = answer.get("result")
@@ -248,15 +251,18 @@ class Oracle:
         if self._proc is not None:
             return self._proc
         binary = oracle_binary(self.tc)
-        self._proc = subprocess.Popen(
-            [str(binary), "-go", str(self.tc.go)],
-            cwd=self.cwd,
-            env=self.tc.environ(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                [str(binary), "-go", str(self.tc.go)],
+                cwd=self.cwd,
+                env=self.tc.environ(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError as exc:
+            raise OracleFailed(f"the type oracle does not start: {exc}", path=binary) from exc
         self._ask("load", dir=str(self.cwd), patterns=list(self.patterns))
         return self._proc
 
