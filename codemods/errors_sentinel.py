@@ -95,7 +95,7 @@ def _reusable(pass_: Pass) -> dict[str, tuple[str, str]]:
             if name[0].isupper():
                 why = f"{name}, with the same message, is exported: callers' errors.Is would match"
             elif compared := pass_.identity_uses_of_value(src, names[0]):
-                why = f"{name}, with the same message, is compared at {compared[0].where()}: it would match"
+                why = f"{name}, with the same message, is used at {compared[0].describe()}: new results would match it"
             found.setdefault(message, (name, why))
     return found
 
@@ -133,9 +133,9 @@ def propose(match: Match, pass_: Pass) -> None:
             where = f"{home.path.name}:{home.line_of(made.start_byte)}"
             why = f"{message} is made first at {where}, whose sentinel a later run will share"
         elif compared := pass_.identity_uses_of_value(src, call):
-            places = ", ".join(f"{u.where()} ({u.text})" for u in compared[:2])
-            why = f"results are told apart by identity at {places}: one shared error would make them equal"
-        name = reused or new.get(message) or (pass_.new_name(_names(message, pass_.package.name), locals_) or "")
+            places = "; ".join(u.describe() for u in compared[:2])
+            why = f"results may be told apart by identity at {places}; one shared error would make them equal"
+        name = "" if why else reused or new.get(message) or pass_.new_name(_names(message, pass_.package.name), locals_)
         if not why and not name:
             why = f"every name made of the words of {message} is taken in this package already"
         if why:

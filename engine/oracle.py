@@ -151,9 +151,16 @@ class Use:
     end: int
     line: int
     text: str = ""
+    why: str = ""  # for an identity use: how the values are told apart, or why they could not be followed
 
     def where(self) -> str:
         return f"{self.path.name}:{self.line}"
+
+    def describe(self) -> str:
+        """`incidents.go:11 (seen[err]): a map key`."""
+        text = f" ({self.text})" if self.text else ""
+        why = f": {self.why}" if self.why else ""
+        return f"{self.where()}{text}{why}"
 
 
 def _source() -> bytes:
@@ -220,6 +227,7 @@ class Oracle:
     _proc: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
     _next: int = field(default=0, init=False, repr=False)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
+    last_error: str = field(default="", init=False)  # the oracle's words for the last question it could not answer
 
     def _ask(self, op: str, **args: Any) -> Any:
         memo = (op, *sorted((k, str(v)) for k, v in args.items()))
@@ -243,6 +251,7 @@ class Oracle:
             raise OracleFailed(f"the type oracle could not load the packages: {answer['error']}", path=self.cwd)
         if "error" in answer:  # a question with no answer (no expression there): None, as documented
             self._memo[memo] = None
+            self.last_error = str(answer["error"])
             return None
         self._memo[memo] = answer.get("result")
         return self._memo[memo]
@@ -260,6 +269,7 @@ class Oracle:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
+                encoding="utf-8",
             )
         except OSError as exc:
             raise OracleFailed(f"the type oracle does not start: {exc}", path=binary) from exc
@@ -288,13 +298,22 @@ class Oracle:
         return _uses(self._ask("uses", key=obj.key, file=str(near)))
 
     def identity_uses(self, function: GoObject, near: Path) -> tuple[Use, ...]:
-        """Where the module tells two results of `function` apart by identity (`==`, map keys, ...)."""
-        return _uses(self._ask("identity", key=function.key, file=str(near)))
+        """Where the module tells two results of `function` apart by identity (`==`, map keys, ...).
+
+        A question the oracle cannot answer comes back as one use saying so: nothing is proven then.
+        """
+        return self._identity(near, key=function.key, file=str(near))
 
     def identity_uses_of_value(self, path: Path, start: int, end: int) -> tuple[Use, ...]:
         """Where the module tells the values of the expression at [start, end) apart by identity,
         following them through variables, fields and the results of the functions returning them."""
-        return _uses(self._ask("identity", key="", file=str(path), start=start, end=end))
+        return self._identity(path, key="", file=str(path), start=start, end=end)
+
+    def _identity(self, near: Path, **args: Any) -> tuple[Use, ...]:
+        raw = self._ask("identity", **args)
+        if raw is None:
+            return (Use(near, 0, 0, 0, "", f"go/types could not follow the values: {self.last_error}"),)
+        return _uses(raw)
 
     def names(self, directory: Path) -> frozenset[str]:
         """Package-level and import names of every Go file in `directory`, whatever its build constraints."""
@@ -330,5 +349,13 @@ class Oracle:
 def _uses(raw: object) -> tuple[Use, ...]:
     items: Iterable[dict[str, Any]] = raw if isinstance(raw, list) else ()
     return tuple(
-        Use(Path(str(u["file"])), int(u["start"]), int(u["end"]), int(u["line"]), str(u.get("text", ""))) for u in items
+        Use(
+            Path(str(u["file"])),
+            int(u["start"]),
+            int(u["end"]),
+            int(u["line"]),
+            str(u.get("text", "")),
+            str(u.get("why", "")),
+        )
+        for u in items
     )

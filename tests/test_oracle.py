@@ -472,3 +472,90 @@ def test_uses_and_identity_uses_across_packages_and_tests(toolchain: Toolchain, 
         assert [(u.path, u.line, u.text) for u in paired] == [(b, line_of(b, "\treturn err == want"), "err == want")]
 
         assert oracle.identity_uses(function("Sentinel"), a) == ()
+
+
+FOLLOWED_A = """package a
+
+import "errors"
+
+var errEmpty = errors.New("empty key")
+
+type result struct{ Err error }
+
+func Take() error { return errors.New("over quota") }
+
+// Get returns the sentinel that Classify compares.
+func Get() error { return errEmpty }
+
+func Classify(err error) string {
+	if err == errEmpty {
+		return "get"
+	}
+	return "other"
+}
+
+func ViaField() bool {
+	r := result{Err: Take()}
+	s := result{}
+	s.Err = Take()
+	return r.Err == s.Err
+}
+
+func ViaArgument(seen map[error]int) { record(seen, Take()) }
+
+func record(seen map[error]int, err error) { seen[err]++ }
+
+func ViaElement() bool {
+	errs := make([]error, 2)
+	errs[0] = Take()
+	return errs[0] != nil
+}
+
+func ViaClosure() func() error { return func() error { return Take() } }
+
+func OnlyLogged() string { return Take().Error() }
+"""
+
+
+def test_identity_follows_fields_arguments_and_names_what_it_cannot_follow(
+    toolchain: Toolchain, tmp_path: Path
+) -> None:
+    root = module(tmp_path, "followed", {"a/a.go": FOLLOWED_A})
+    assert toolchain.run(["vet", "./..."], root).returncode == 0
+    a = root / "a" / "a.go"
+    with Oracle(toolchain, root, ["./..."]) as oracle:
+        start = span(a, 'errors.New("over quota")')
+        found = {(u.text, u.why) for u in oracle.identity_uses_of_value(a, *start)}
+        assert ("r.Err == s.Err", "compared with ==") in found, found  # through a struct literal and a field
+        assert ("seen[err]", "a map key") in found, found  # through a parameter of the module's own function
+        assert any(why.startswith("stored in a map or slice element") for _, why in found), found
+        assert any(why.startswith("returned from a closure") for _, why in found), found
+        assert not any("Error()" in text for text, _ in found), found
+        # A sentinel already declared: reusing it is seen through Classify's comparison.
+        name = span(a, "errEmpty", "var ")
+        reused = [(u.text, u.why) for u in oracle.identity_uses_of_value(a, *name)]
+        assert ("err == errEmpty", "compared with ==") in reused, reused
+
+
+GENERIC = """package g
+
+type Stack[T any] struct {
+	items [4]T
+	n     int
+}
+
+func New[T any]() *Stack[T] { return &Stack[T]{} }
+
+var S = New[int]()
+"""
+
+
+def test_a_type_whose_size_depends_on_a_type_parameter_has_no_size(toolchain: Toolchain, tmp_path: Path) -> None:
+    root = module(tmp_path, "generic", {"g.go": GENERIC})
+    g = root / "g.go"
+    with Oracle(toolchain, root, ["./..."]) as oracle:
+        generic = type_of(oracle, g, "&Stack[T]{}")
+        assert generic is not None and generic.kind == "pointer" and generic.size == 8
+        assert generic.elem is not None and generic.elem.size is None  # go/types would assert, not answer
+        concrete = type_of(oracle, g, "New[int]()")
+        assert concrete is not None and concrete.elem is not None and concrete.elem.size == 40

@@ -70,7 +70,10 @@ type oracle struct {
 	units   map[string]*unit   // by the listed ImportPath of the variant checked
 	byFile  map[string]string  // absolute file → the ImportPath of the unit that checks it
 	modules map[string]bool    // module roots already listed with their importers
-	imp     types.ImporterFrom
+	// The syntax index of the last set of units identity searched (see syntaxIndex).
+	parents map[ast.Node]ast.Node
+	decls   map[string]funcDecl
+	indexed int
 }
 
 func main() {
@@ -95,7 +98,6 @@ func main() {
 	if o.sizes == nil {
 		o.sizes = types.SizesFor("gc", "amd64")
 	}
-	o.imp = importer.ForCompiler(o.fset, "gc", o.lookup).(types.ImporterFrom)
 
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
@@ -108,7 +110,7 @@ func main() {
 			resp["error"] = "bad request: " + err.Error()
 		} else {
 			resp["id"] = req["id"]
-			result, err := o.handle(req)
+			result, err := o.safeHandle(req)
 			if err != nil {
 				resp["error"] = err.Error()
 			} else {
@@ -118,6 +120,16 @@ func main() {
 		enc.Encode(resp)
 		out.Flush()
 	}
+}
+
+// safeHandle answers one request; a panic inside go/types becomes that request's error, not the end of the run.
+func (o *oracle) safeHandle(req map[string]any) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = nil, fmt.Errorf("the type checker failed on this question: %v", r)
+		}
+	}()
+	return o.handle(req)
 }
 
 func goEnv(goCmd, name string) string {
@@ -267,9 +279,11 @@ func (o *oracle) lookup(path string) (io.ReadCloser, error) {
 	return os.Open(p.Export)
 }
 
+// mappedImporter reads export data through one package's ImportMap, with a package map of its
+// own: a test variant's dependencies and the plain ones must never share one.
 type mappedImporter struct {
-	o   *oracle
 	own *listed
+	imp types.ImporterFrom
 }
 
 func (m mappedImporter) Import(path string) (*types.Package, error) {
@@ -283,7 +297,7 @@ func (m mappedImporter) ImportFrom(path, dir string, mode types.ImportMode) (*ty
 	if path == "unsafe" {
 		return types.Unsafe, nil
 	}
-	return m.o.imp.ImportFrom(path, dir, mode)
+	return m.imp.ImportFrom(path, dir, mode)
 }
 
 // unitOf finds, and type-checks on first use, the package variant that holds a file: the
@@ -338,7 +352,7 @@ func (o *oracle) check(key string) (*unit, error) {
 	}
 	var first error
 	conf := types.Config{
-		Importer:    mappedImporter{o, p},
+		Importer:    mappedImporter{p, importer.ForCompiler(o.fset, "gc", o.lookup).(types.ImporterFrom)},
 		Sizes:       o.sizes,
 		FakeImportC: len(p.CgoFiles) > 0,
 		Error: func(err error) {
@@ -397,7 +411,7 @@ func (o *oracle) node(file string, start, end int) (ast.Node, *unit, error) {
 				if n == nil {
 					return false
 				}
-				k := [2]int{o.fset.Position(n.Pos()).Offset, o.fset.Position(n.End()).Offset}
+				k := [2]int{o.fset.PositionFor(n.Pos(), false).Offset, o.fset.PositionFor(n.End(), false).Offset}
 				if _, isExpr := n.(ast.Expr); isExpr || idx[k] == nil {
 					idx[k] = n // the innermost expression of a span wins: `(x)` keeps x's own span
 				}
@@ -541,8 +555,9 @@ func (o *oracle) describe(u *unit, t types.Type, value any) map[string]any {
 		d["untyped"] = info&types.IsUntyped != 0
 	}
 	if _, isTP := t.(*types.TypeParam); !isTP && d["untyped"] != true && !isTuple(t) {
-		d["size"] = o.sizes.Sizeof(t)
-		d["align"] = o.sizes.Alignof(t)
+		if size, align, ok := o.sizeOf(t); ok {
+			d["size"], d["align"] = size, align
+		}
 		d["methods"] = methodNames(t)
 		if _, isPtr := t.Underlying().(*types.Pointer); !isPtr && !types.IsInterface(t) {
 			d["pointer_methods"] = methodNames(types.NewPointer(t))
@@ -595,6 +610,17 @@ func (o *oracle) describe(u *unit, t types.Type, value any) map[string]any {
 		}
 	}
 	return d
+}
+
+// sizeOf is a type's size and alignment for the target; none for a type that depends on a type
+// parameter, whose size go/types cannot give (it asserts).
+func (o *oracle) sizeOf(t types.Type) (size, align int64, ok bool) {
+	defer func() {
+		if recover() != nil {
+			size, align, ok = 0, 0, false
+		}
+	}()
+	return o.sizes.Sizeof(t), o.sizes.Alignof(t), true
 }
 
 func isTuple(t types.Type) bool {
@@ -655,13 +681,15 @@ func (o *oracle) key(obj types.Object) string {
 		}
 	case *types.Var:
 		if obj.IsField() {
-			return fmt.Sprintf("field %s:%d", o.fset.Position(obj.Pos()).Filename, o.fset.Position(obj.Pos()).Offset)
+			// Export data moves positions, so a field is named by package, name and type: two fields
+			// that share all three are one key, which makes identity checks more careful, not less.
+			return "field " + pkg + "." + obj.Name() + " " + types.TypeString(obj.Type(), nil)
 		}
 	}
 	if obj.Pkg() != nil && obj.Parent() == obj.Pkg().Scope() {
 		return pkg + "." + obj.Name()
 	}
-	pos := o.fset.Position(obj.Pos())
+	pos := o.fset.PositionFor(obj.Pos(), false)
 	return fmt.Sprintf("local %s:%d", pos.Filename, pos.Offset)
 }
 
@@ -676,7 +704,7 @@ func recvName(t types.Type) string {
 }
 
 func (o *oracle) describeObject(u *unit, obj types.Object) map[string]any {
-	pos := o.fset.Position(obj.Pos())
+	pos := o.fset.PositionFor(obj.Pos(), false)
 	kind := strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", obj), "*types."))
 	if v, ok := obj.(*types.Var); ok && v.IsField() {
 		kind = "field"
@@ -724,6 +752,12 @@ func (o *oracle) moduleUnits(file string) []*unit {
 		if strings.HasSuffix(key, ".test") || (!o.targets[base] && !o.targets[p.ForTest]) {
 			continue
 		}
+		if i := strings.Index(key, " ["); i >= 0 {
+			binary := strings.TrimSuffix(key[i+2:len(key)-1], ".test")
+			if binary != base && base != binary+"_test" {
+				continue // a dependency recompiled for another package's tests: its files are checked once, as its own
+			}
+		}
 		if p.ForTest == "" {
 			if _, hasTest := o.byPath[key+" ["+key+".test]"]; hasTest {
 				continue // its test variant holds the same files and the tests
@@ -747,10 +781,11 @@ type use struct {
 	End   int    `json:"end"`
 	Line  int    `json:"line"`
 	Text  string `json:"text"`
+	Why   string `json:"why,omitempty"`
 }
 
 func (o *oracle) useOf(n ast.Node, text string) use {
-	s, e := o.fset.Position(n.Pos()), o.fset.Position(n.End())
+	s, e := o.fset.PositionFor(n.Pos(), false), o.fset.PositionFor(n.End(), false)
 	return use{File: s.Filename, Start: s.Offset, End: e.Offset, Line: s.Line, Text: text}
 }
 
@@ -773,40 +808,29 @@ func (o *oracle) uses(key, file string) (any, error) {
 	return out, nil
 }
 
-// identity follows the results of every call of a function (or the value of one expression) through variables, fields and return
-// statements, and reports where two of them could be told apart only by identity: `==` or `!=`
-// against anything but nil or a package-level value, a map key, a switch case, errors.Is or
-// errors.As against a value that is not package-level.
+// identity follows a value (the results of every call of a function, or one expression) through
+// variables, fields, parameters of the module's own functions and return statements, and reports
+// each place where two such values could be told apart by identity: `==` or `!=` against anything
+// but nil, a constant or a package-level value, a map key, a switch case, errors.Is against a value
+// that is not package-level. Where the value goes out of sight (a function outside the module, a
+// slice or channel, a closure's result, its address taken) that place is reported too: nothing
+// then proves identity unused. A package that does not type-check is reported as such.
 func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 	units := o.moduleUnits(file)
-	parents := map[ast.Node]ast.Node{}
-	owner := map[ast.Node]*unit{}
-	for _, u := range units {
-		for _, f := range u.files {
-			var stack []ast.Node
-			ast.Inspect(f, func(n ast.Node) bool {
-				if n == nil {
-					stack = stack[:len(stack)-1]
-					return false
-				}
-				if len(stack) > 0 {
-					parents[n] = stack[len(stack)-1]
-				}
-				owner[n] = u
-				stack = append(stack, n)
-				return true
-			})
-		}
-	}
+	parents, decls := o.syntaxIndex(units)
 	found := map[string]use{}
 	seen := map[string]bool{}
 	var follow func(key string)
 	var track func(u *unit, e ast.Expr, index int)
-	report := func(n ast.Node) {
-		u := o.useOf(n, "")
-		pos := o.fset.Position(n.Pos())
-		u.Text = nodeText(o.fset, n)
-		found[fmt.Sprintf("%s:%d", pos.Filename, pos.Offset)] = u
+	report := func(n ast.Node, why string) {
+		u := o.useOf(n, nodeText(o.fset, n))
+		u.Why = why
+		found[fmt.Sprintf("%s:%d", u.File, u.Start)] = u
+	}
+	for _, u := range units {
+		if u.err != nil && len(u.files) > 0 {
+			report(u.files[0].Name, "go/types reports an error in "+u.path+", so uses there may be missing: "+u.err.Error())
+		}
 	}
 	isStatic := func(u *unit, e ast.Expr) bool {
 		e = ast.Unparen(e)
@@ -833,7 +857,7 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 	}
 	trackObject := func(obj types.Object) {
 		k := o.key(obj)
-		if seen["obj "+k] {
+		if k == "" || seen["obj "+k] {
 			return
 		}
 		seen["obj "+k] = true
@@ -845,12 +869,23 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 			}
 		}
 	}
+	isMap := func(u *unit, e ast.Expr) bool {
+		if tv, ok := u.info.Types[e]; ok && tv.Type != nil {
+			_, m := tv.Type.Underlying().(*types.Map)
+			return m
+		}
+		return false
+	}
 	track = func(u *unit, e ast.Expr, index int) {
 		var child ast.Node = e
 		parent := parents[child]
 		for {
 			if p, ok := parent.(*ast.ParenExpr); ok {
 				child, parent = p, parents[p]
+				continue
+			}
+			if p, ok := parent.(*ast.SelectorExpr); ok && p.Sel == child {
+				child, parent = p, parents[p] // a field or a qualified name: the whole selector is the value
 				continue
 			}
 			break
@@ -862,32 +897,38 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 				if other == child {
 					other = p.Y
 				}
-				if !isStatic(u, other.(ast.Expr)) {
-					report(p)
+				if !isStatic(u, other) {
+					report(p, "compared with "+p.Op.String())
 				}
 			}
 		case *ast.IndexExpr:
-			if p.Index == child {
-				if tv, ok := u.info.Types[p.X]; ok {
-					if _, isMap := tv.Type.Underlying().(*types.Map); isMap {
-						report(p)
-					}
-				}
+			if p.Index == child && isMap(u, p.X) {
+				report(p, "a map key")
 			}
 		case *ast.KeyValueExpr:
-			if p.Key == child {
-				if lit, ok := parents[p].(*ast.CompositeLit); ok {
-					if tv, ok := u.info.Types[lit]; ok {
-						if _, isMap := tv.Type.Underlying().(*types.Map); isMap {
-							report(p)
+			lit, _ := parents[p].(*ast.CompositeLit)
+			if lit == nil {
+				return
+			}
+			if p.Key == child && isMap(u, lit) {
+				report(p, "a map key")
+			} else if p.Value == child {
+				if field, ok := p.Key.(*ast.Ident); ok && !isMap(u, lit) {
+					if obj := u.info.ObjectOf(field); obj != nil {
+						if v, isVar := obj.(*types.Var); isVar && v.IsField() {
+							trackObject(obj)
+							return
 						}
 					}
 				}
+				report(p, "stored in a map, slice or array literal, where identity is not followed")
 			}
+		case *ast.CompositeLit:
+			report(p, "stored in a composite literal, where identity is not followed")
 		case *ast.CaseClause:
-			if sw, ok := parents[p].(*ast.BlockStmt); ok {
-				if s, ok := parents[sw].(*ast.SwitchStmt); ok && s.Tag != nil && !isStatic(u, s.Tag) {
-					report(p)
+			if body, ok := parents[p].(*ast.BlockStmt); ok {
+				if sw, ok := parents[body].(*ast.SwitchStmt); ok && sw.Tag != nil && !isStatic(u, sw.Tag) {
+					report(p, "a switch case")
 				}
 			}
 		case *ast.SwitchStmt:
@@ -895,30 +936,83 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 				for _, stmt := range p.Body.List {
 					for _, c := range stmt.(*ast.CaseClause).List {
 						if !isStatic(u, c) {
-							report(stmt)
+							report(stmt, "a switch case")
 						}
 					}
 				}
 			}
+		case *ast.UnaryExpr:
+			if p.Op == token.AND {
+				report(p, "its address is taken, where identity is not followed")
+			}
+		case *ast.SendStmt:
+			if p.Value == child {
+				report(p, "sent on a channel, where identity is not followed")
+			}
 		case *ast.CallExpr:
-			fn := calleeName(u, p)
-			if fn == "errors.Is" || fn == "errors.As" {
-				for _, a := range p.Args {
-					if a != child && !isStatic(u, a) {
-						report(p)
-					}
-				}
-			}
-			if fn == "delete" && len(p.Args) == 2 && p.Args[1] == child {
-				report(p)
-			}
 			if p.Fun == child {
 				return
 			}
+			argIndex := -1
+			for i, a := range p.Args {
+				if a == child {
+					argIndex = i
+				}
+			}
+			if tv, ok := u.info.Types[p.Fun]; ok && tv.IsType() {
+				track(u, p, 0) // a conversion keeps the value
+				return
+			}
+			fn := calleeName(u, p)
+			switch {
+			case fn == "errors.Is":
+				for _, a := range p.Args {
+					if a != child && !isStatic(u, a) {
+						report(p, "errors.Is against a value that is not package-level")
+					}
+				}
+				return
+			case fn == "delete" && argIndex == 1:
+				report(p, "a map key")
+				return
+			case fn == "append":
+				report(p, "appended to a slice, where identity is not followed")
+				return
+			case fn == "errors.As" || fn == "len" || fn == "panic" || fn == "print" || fn == "println":
+				return
+			}
+			callee := calleeObject(u, p)
+			if callee == nil {
+				report(p, "passed to a function value, where identity is not followed")
+				return
+			}
+			if decl, ok := decls[o.key(callee)]; ok && argIndex >= 0 {
+				params := paramIdents(decl.decl.Type.Params)
+				if len(params) > 0 {
+					i := argIndex
+					if i >= len(params) {
+						i = len(params) - 1
+					}
+					if params[i] != nil {
+						trackObject(decl.unit.info.Defs[params[i]])
+					}
+				}
+				return
+			}
+			if fnc, ok := callee.(*types.Func); ok {
+				if sig, _ := fnc.Type().(*types.Signature); sig != nil && sig.Recv() != nil && types.IsInterface(sig.Recv().Type()) {
+					report(p, "passed to the interface method "+fnc.Name()+", whose implementations are not followed")
+					return
+				}
+			}
+			if callee.Pkg() != nil && !strings.Contains(strings.SplitN(callee.Pkg().Path(), "/", 2)[0], ".") {
+				return // the standard library keeps no identity of an argument it formats or logs
+			}
+			report(p, "passed to "+callee.Name()+", outside the module, where identity is not followed")
 		case *ast.ReturnStmt:
-			// The enclosing named function passes the result on: follow its callers too.
 			for n := parents[p]; n != nil; n = parents[n] {
 				if _, lit := n.(*ast.FuncLit); lit {
+					report(p, "returned from a closure, whose callers are not followed")
 					return
 				}
 				if fd, ok := n.(*ast.FuncDecl); ok {
@@ -938,7 +1032,9 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 					target = index
 				}
 				if target < len(p.Lhs) {
-					trackTarget(u, p.Lhs[target], trackObject)
+					trackTarget(u, p.Lhs[target], trackObject, func(n ast.Node) {
+						report(n, "stored in a map or slice element or through a pointer, where identity is not followed")
+					})
 				}
 			}
 		case *ast.ValueSpec:
@@ -951,7 +1047,7 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 					target = index
 				}
 				if target < len(p.Names) {
-					trackTarget(u, p.Names[target], trackObject)
+					trackTarget(u, p.Names[target], trackObject, nil)
 				}
 			}
 		}
@@ -972,6 +1068,7 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 				}
 				c, ok := parents[call].(*ast.CallExpr)
 				if !ok || c.Fun != call {
+					report(call, "the function is used as a value, whose calls are not followed")
 					continue
 				}
 				sig, _ := obj.Type().(*types.Signature)
@@ -986,11 +1083,16 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 			}
 		}
 	}
-	if start != nil {
+	switch {
+	case start != nil:
 		if u, err := o.unitOf(file); err == nil {
-			track(u, start, 0)
+			if id, ok := start.(*ast.Ident); ok && u.info.Defs[id] != nil {
+				trackObject(u.info.Defs[id]) // a declared name: every use of it
+			} else {
+				track(u, start, 0)
+			}
 		}
-	} else {
+	default:
 		follow(key)
 	}
 	out := []use{}
@@ -1006,14 +1108,76 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 	return out, nil
 }
 
-// trackTarget follows a value stored in a variable or a field to every use of that variable or field.
-func trackTarget(u *unit, lhs ast.Expr, trackObject func(types.Object)) {
+type funcDecl struct {
+	unit *unit
+	decl *ast.FuncDecl
+}
+
+// syntaxIndex is every node's parent and every declared function by key, for a set of units;
+// built once and reused while the set does not change.
+func (o *oracle) syntaxIndex(units []*unit) (map[ast.Node]ast.Node, map[string]funcDecl) {
+	if o.parents != nil && o.indexed == len(units) {
+		return o.parents, o.decls
+	}
+	parents := map[ast.Node]ast.Node{}
+	decls := map[string]funcDecl{}
+	for _, u := range units {
+		for _, f := range u.files {
+			var stack []ast.Node
+			ast.Inspect(f, func(n ast.Node) bool {
+				if n == nil {
+					stack = stack[:len(stack)-1]
+					return false
+				}
+				if len(stack) > 0 {
+					parents[n] = stack[len(stack)-1]
+				}
+				if fd, ok := n.(*ast.FuncDecl); ok && fd.Body != nil {
+					if obj := u.info.Defs[fd.Name]; obj != nil {
+						decls[o.key(obj)] = funcDecl{u, fd}
+					}
+				}
+				stack = append(stack, n)
+				return true
+			})
+		}
+	}
+	o.parents, o.decls, o.indexed = parents, decls, len(units)
+	return parents, decls
+}
+
+// paramIdents lists a signature's parameter names in order (nil for an unnamed or blank one).
+func paramIdents(fields *ast.FieldList) []*ast.Ident {
+	var out []*ast.Ident
+	for _, f := range fields.List {
+		if len(f.Names) == 0 {
+			out = append(out, nil)
+		}
+		for _, n := range f.Names {
+			if n.Name == "_" {
+				out = append(out, nil)
+			} else {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// trackTarget follows a value stored in a variable or a field to every use of that variable or
+// field; a store into an element or through a pointer goes to `lost` (when given).
+func trackTarget(u *unit, lhs ast.Expr, trackObject func(types.Object), lost func(ast.Node)) {
 	var id *ast.Ident
 	switch l := ast.Unparen(lhs).(type) {
 	case *ast.Ident:
 		id = l
 	case *ast.SelectorExpr:
 		id = l.Sel
+	default:
+		if lost != nil {
+			lost(lhs)
+		}
+		return
 	}
 	if id == nil || id.Name == "_" {
 		return
@@ -1021,6 +1185,34 @@ func trackTarget(u *unit, lhs ast.Expr, trackObject func(types.Object)) {
 	if obj := u.info.ObjectOf(id); obj != nil {
 		trackObject(obj)
 	}
+}
+
+func calleeObject(u *unit, c *ast.CallExpr) types.Object {
+	var id *ast.Ident
+	switch f := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		id = f
+	case *ast.SelectorExpr:
+		id = f.Sel
+	case *ast.IndexExpr: // an explicit instantiation F[T](x)
+		switch g := f.X.(type) {
+		case *ast.Ident:
+			id = g
+		case *ast.SelectorExpr:
+			id = g.Sel
+		}
+	}
+	if id == nil {
+		return nil
+	}
+	obj := u.info.Uses[id]
+	if fn, ok := obj.(*types.Func); ok {
+		return fn.Origin()
+	}
+	if _, ok := obj.(*types.Builtin); ok {
+		return obj
+	}
+	return nil
 }
 
 func calleeName(u *unit, c *ast.CallExpr) string {
@@ -1045,7 +1237,7 @@ func calleeName(u *unit, c *ast.CallExpr) string {
 }
 
 func nodeText(fset *token.FileSet, n ast.Node) string {
-	s, e := fset.Position(n.Pos()), fset.Position(n.End())
+	s, e := fset.PositionFor(n.Pos(), false), fset.PositionFor(n.End(), false)
 	data, err := os.ReadFile(s.Filename)
 	if err != nil || e.Offset > len(data) {
 		return ""
