@@ -8,6 +8,8 @@ the run-time count proves the rewrite where no escape line does. The variable mu
 as go/types gives it (a named string type would become a string), declared just before the loop,
 which only adds to it; it is read only after the loop, where `s := sb.String()` declares it again.
 The pieces are written in the order the concatenation evaluated them, so the text is the same.
+The builder is `sb` or `<s>Builder`, a name nothing in the function spells and no other rewrite
+of this run adds to it (two loops in one function get two builders).
 
 Before:  s := ""; for _, p := range parts { s += p }; return s
 After:   var sb strings.Builder; for _, p := range parts { sb.WriteString(p) }; s := sb.String(); return s
@@ -59,9 +61,8 @@ def propose(match: Match, pass_: Pass) -> None:
         return pass_.skip(src, decl, why, targets)
     if problem := pass_.import_problem(src, decl, "strings"):
         return pass_.skip(src, decl, problem, targets)
-    func = pass_.function_of(src, decl) or decl
     choices = ["sb", f"{name}Builder"] if len(name) == 1 else [f"{name}Builder", "sb"]
-    builder = next((c for c in choices if not _taken(pass_, src, func, decl, c)), None)
+    builder = pass_.new_local(src, decl, choices)
     if builder is None:
         return pass_.skip(src, decl, f"both sb and {name}Builder are names already used here", targets)
 
@@ -126,15 +127,6 @@ def _at_operator(src: SourceFile, offset: int, chains: set[int]) -> bool:
 
 def _named(src: SourceFile, node: Node, name: str) -> list[Node]:
     return [n for n in walk(node) if n.type == "identifier" and src.text(n) == name]
-
-
-def _taken(pass_: Pass, src: SourceFile, func: Node, at: Node, name: str) -> bool:
-    """Whether a local `name` declared at `at` would hide something or clash: a name in scope
-    there (a universe name only if the function uses it), or any identifier of the function."""
-    found = pass_.lookup(src, at, name)
-    if found is not None and not found.universe:
-        return True
-    return any(n.type == "identifier" and src.text(n) == name for n in walk(func))
 
 
 def _indent(src: SourceFile, node: Node) -> str:

@@ -138,7 +138,7 @@ def propose(match: Match, pass_: Pass) -> None:
         name = "" if why else reused or new.get(message) or pass_.new_name(_names(message, pass_.package.name), locals_)
         if not why and not name:
             why = f"every name made of the words of {message} is taken in this package already"
-        if why:
+        if why or not name:
             pass_.skip(src, call, why, facts)
             continue
         if not reused:

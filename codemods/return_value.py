@@ -7,8 +7,10 @@ the struct in that variable, which is now the storage the old pointer pointed at
 accesses and method calls stay, and each bare use becomes `&x`, so aliasing is unchanged (if
 that makes `x` escape in the caller, the verifier rejects the rewrite as adding an escape).
 Left alone: a struct over --size-limit (its size as go/types gives it for the target GOARCH),
-one holding a lock, a `return nil` path, a method, a function used as a value or from another
-package, and a result used as a pointer without a name.
+one holding a lock or a sync or sync/atomic value at any depth, a local that has a pointer method
+called on it or on a field of it (`p.b.WriteString` takes `&p.b`: a strings.Builder copied after
+that panics), a `return nil` path, a method, a function used as a value or from another package,
+and a result used as a pointer without a name.
 
 Before:  func newUser() *User { return &User{} }  ...  u := newUser(); save(u)
 After:   func newUser() User { return User{} }  ...  u := newUser(); save(&u)
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.facts import Kind
 from goescape.engine.oracle import GoObject, GoType, Use
-from goescape.engine.parsing import Node, SourceFile, enclosing
+from goescape.engine.parsing import Node, SourceFile, enclosing, walk
 
 NAME = "return-value"
 PATTERNS = (Pattern("value"),)  # return &u → return u; callers keep the struct in their variable and pass &x on
@@ -31,8 +33,9 @@ QUERY = """
  (method_declaration result: (pointer_type) @result)] @func
 """
 
-# Types that must not be copied besides those whose pointer has Lock and Unlock (go vet's copylocks).
-_LOCK = re.compile(r"^(\[\d+\])*(sync\.(Mutex|RWMutex|WaitGroup|Once|Cond|Map|Pool)|atomic\.\w+|noCopy)$")
+# Packages whose values must not be copied besides those whose pointer has Lock and Unlock (go vet's copylocks).
+_NO_COPY = ("sync", "sync/atomic")
+_NO_COPY_PREFIXES = tuple(f"{p}." for p in _NO_COPY)
 _DISCARDED = ("expression_statement", "go_statement", "defer_statement")
 _ADDRESSABLE = ("identifier", "composite_literal")
 _EXPORTED = "exported: changing its result type breaks importers; --allow-api-change rewrites it anyway"
@@ -64,8 +67,8 @@ def propose(match: Match, pass_: Pass) -> None:
     # Every precondition --allow-api-change cannot lift comes first: the reason given is what really blocks it.
     why = "a method: its signature may have to match an interface" if fn.type == "method_declaration" else ""
     why = why or next((_return_problem(src, e) for e in returned if e is None or e.id not in returns), "")
-    why = why or _type_problem(pass_, src, fn, typ)
-    why = why or next((w for n in locals_ if (w := _local_problem(pass_, src, fn, n, returns, pointer_only))), "")
+    why = why or _type_problem(pass_, src, pointee, typ)
+    why = why or next((w for n in locals_ if (w := _local_problem(pass_, src, fn, n, returns))), "")
     why = why or (_callers(pass_, fn_obj, pointer_only, edits) if fn_obj else f"go/types has no object for {name}")
     why = why or _hidden_use(pass_, name) or ("" if pass_.exported_ok(name) else _EXPORTED)
     if why:
@@ -101,7 +104,7 @@ def _callers(pass_: Pass, fn: GoObject, pointer_only: frozenset[str], edits: lis
     return ""
 
 
-def _type_problem(pass_: Pass, src: SourceFile, at: Node, typ: GoType | None) -> str:
+def _type_problem(pass_: Pass, src: SourceFile, pointee: Node, typ: GoType | None) -> str:
     """Why values of the result's pointee must not be returned by value, or ""."""
     if typ is None or typ.kind != "struct":
         return f"{typ.text} is a {typ.kind} type, not a struct" if typ else "go/types gives the result no type"
@@ -109,23 +112,54 @@ def _type_problem(pass_: Pass, src: SourceFile, at: Node, typ: GoType | None) ->
         return f"{typ.text} is declared in {typ.pkg}, whose values may not survive a copy; only this package's are"
     if typ.size is not None and typ.size > (limit := pass_.options.size_limit):
         return f"{typ.text} is {typ.size} bytes, over --size-limit {limit}"
-    if lock := _lock(pass_, src, at, typ, frozenset({typ.text})):
+    if lock := _no_copy(pass_, src, pointee):
         return f"{typ.text} holds a lock ({lock}); a copy would not share it"
     return ""
 
 
-def _lock(pass_: Pass, src: SourceFile, at: Node, typ: GoType, seen: frozenset[str]) -> str:
-    """The lock (or other value go vet forbids copying) a struct holds, following this package's types."""
-    if {"Lock", "Unlock"} <= typ.pointer_methods or _LOCK.match(typ.text):
+def _no_copy(pass_: Pass, src: SourceFile, node: Node) -> str:
+    """What the type written at `node` holds by value that go vet forbids copying, or "".
+
+    A lock (Lock and Unlock on its pointer only, as copylocks asks) or any sync or sync/atomic
+    value, found by go/types: through this module's declarations field by field, and through the
+    field types go/types names (with their package paths) for a type declared anywhere else.
+    """
+    typ = pass_.type_of(src, node)
+    if typ is None or typ.kind not in ("struct", "array"):
+        return ""
+    if (typ.named and typ.pkg in _NO_COPY) or {"Lock", "Unlock"} <= typ.pointer_methods - typ.methods:
         return typ.text
-    for _, text in typ.fields:
-        inner = pass_.lookup(src, at, text) if text.isidentifier() and text not in seen else None
-        found = text if _LOCK.match(text) else ""
-        if not found and inner is not None and inner.kind == "typename" and inner.type is not None:
-            found = _lock(pass_, src, at, inner.type, seen | {text})
-        if found:
+    held = next((t for _, t in typ.fields if t.lstrip("[]0123456789").startswith(_NO_COPY_PREFIXES)), "")
+    if held or node.type == "array_type":
+        return held or _no_copy(pass_, src, node.child_by_field_name("element") or node)
+    if node.type != "struct_type":
+        declared = _declaration(pass_, src, node)
+        return _no_copy(pass_, *declared) if declared is not None else ""
+    for field in (f for c in node.named_children for f in c.named_children if f.type == "field_declaration"):
+        inner = field.child_by_field_name("type")
+        pointer = any(c.type == "*" for c in field.children)  # an embedded *T shares, not copies
+        if inner is not None and not pointer and (found := _no_copy(pass_, src, inner)):
             return found
     return ""
+
+
+def _declaration(pass_: Pass, src: SourceFile, node: Node) -> tuple[SourceFile, Node] | None:
+    """Where the named type written at `node` is defined in this module: its file and type expression."""
+    name: Node | None = node.child_by_field_name("type") if node.type == "generic_type" else node
+    name = name.child_by_field_name("name") if name is not None and name.type == "qualified_type" else name
+    obj = pass_.object_of(src, name) if name is not None and name.type == "type_identifier" else None
+    module = pass_.package.module_dir or pass_.package.dir  # the oracle types the module's own files only
+    if obj is None or obj.kind != "typename" or not obj.path.is_relative_to(module) or not obj.path.is_file():
+        return None
+    there = pass_.source(obj.path)
+    # By name and line: export data gives another package's objects no byte offset.
+    for spec in walk(there.root):
+        name = spec.child_by_field_name("name") if spec.type in ("type_spec", "type_alias") else None
+        if name is None or there.text(name) != obj.name or there.line_of(spec.start_byte) != obj.line:
+            continue
+        typ = spec.child_by_field_name("type")
+        return (there, typ) if typ is not None and pass_.type_of(there, typ) is not None else None
+    return None
 
 
 def _own(node: Node) -> Iterator[Node]:
@@ -186,28 +220,30 @@ def _role(ident: Node) -> str:
     return "compare" if parent.type == "binary_expression" and _op(parent) in ("==", "!=") else "value"
 
 
-def _local_problem(
-    pass_: Pass, src: SourceFile, fn: Node, local: Node, returns: set[int], pointer_only: frozenset[str]
-) -> str:
+def _local_problem(pass_: Pass, src: SourceFile, fn: Node, local: Node, returns: set[int]) -> str:
     """Why returning `local` by value could change behaviour: something may still hold its address."""
     obj, uses = _uses(pass_, src, local)
     name = src.text(local)
     if obj is None or obj.kind != "var" or obj.package_level or not fn.start_byte <= obj.offset < fn.end_byte:
         return f"returns the address of {name}, which is not declared in the function"
     for use in uses:
+        if enclosing(use, "func_literal") is not None:
+            return f"{name} is used in a closure, which may outlive the call ({_where(src, use)})"
         place = use  # the variable, a field of it or an element of an array in it
         while place.parent is not None and place.parent.type in ("selector_expression", "index_expression"):
             if place.parent.named_children[0].id != place.id:
                 break
+            # x.M() with M on *X only is (&x).M(): a method of a field (p.b.WriteString) takes &p.b.
+            field = place.parent.child_by_field_name("field")
+            typ = pass_.type_of(src, place) if field is not None else None
+            if field is not None and typ is not None and src.text(field) in typ.pointer_methods - typ.methods:
+                method = f"{src.text(place)}.{src.text(field)}"
+                return f"calls pointer method {method}, which may keep the address of {name} ({_where(src, use)})"
             place = place.parent
-        outer, field = place.parent, place.child_by_field_name("field")
-        if enclosing(use, "func_literal") is not None:
-            return f"{name} is used in a closure, which may outlive the call ({_where(src, use)})"
+        outer = place.parent
         sliced = outer is not None and outer.type == "slice_expression" and outer.named_children[0].id == place.id
         if outer is not None and outer.id not in returns and (_op(outer) == "&" or sliced):
             return f"takes the address of {src.text(place)} before returning {name} ({_where(src, use)})"
-        if place.type == "selector_expression" and field is not None and src.text(field) in pointer_only:
-            return f"calls pointer method {src.text(field)} on {name}, which may keep its address ({_where(src, use)})"
     return ""
 
 

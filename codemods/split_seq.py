@@ -11,7 +11,9 @@ them all first, and it leaves the last piece no spare capacity, where Split left
 So for bytes the loop body must be seen to write none and to wait on no goroutine that might: it
 calls only conversions, builtins that fill no byte slice and the functions of bytes, strings,
 strconv, unicode and unicode/utf8 that fill no buffer, uses no channel, and assigns to no element
-but a map's.
+but a map's. Nor may it see a piece's capacity: each piece, and each slice of one, goes no further
+than the loop's own variables before it is copied out (into a length, a byte, a string), and never
+into cap, a full slice expression `p[i:j:k]`, a return, a closure or anything declared outside.
 
 Before:  for _, p := range strings.Split(s, ",") { n += len(p) }
 After:   for p := range strings.SplitSeq(s, ",") { n += len(p) }
@@ -22,8 +24,8 @@ from __future__ import annotations
 import re
 
 from goescape.engine.codemod import Edit, Match, Pass, Pattern
-from goescape.engine.oracle import GoType
-from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.oracle import GoObject, GoType
+from goescape.engine.parsing import Node, SourceFile, enclosing, walk
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "split-seq"
@@ -51,6 +53,15 @@ QUERY = """
 _BUILTINS = {"len", "cap", "min", "max", "append", "copy", "clear", "delete", "panic", "print", "println"}
 _FILLS = {"append", "copy", "clear"}  # builtins that write their first argument
 _READERS = {"bytes", "strings", "strconv", "unicode", "unicode/utf8"}  # besides their Append* and EncodeRune
+# What a piece's value passes through on its way to being copied out, dropped or kept.
+_CONTAINERS = ("argument_list", "literal_value", "literal_element", "keyed_element")
+_CLIMB = (
+    *_CONTAINERS,
+    *("call_expression", "selector_expression", "index_expression", "slice_expression", "unary_expression"),
+    *("binary_expression", "composite_literal", "type_assertion_expression", "parenthesized_expression"),
+    "type_conversion_expression",
+)
+_STORES = ("assignment_statement", "short_var_declaration", "var_spec", "range_clause")
 
 
 def propose(match: Match, pass_: Pass) -> None:
@@ -71,7 +82,14 @@ def propose(match: Match, pass_: Pass) -> None:
     if pkg.imported == "bytes" and (write := _first_write(pass_, src, body)) is not None:
         why = f"the loop body may write bytes through {src.text(write)} (line {src.line_of(write.start_byte)})"
         return pass_.skip(src, loop, f"{why}: bytes.{fn}Seq reads them as it goes and leaves no spare capacity")
-    proven = "the loop body fills no buffer, uses no channel and assigns to no element but a map's"
+    if pkg.imported == "bytes" and (leak := _piece_leak(pass_, src, loop, left)) is not None:
+        why = f"the loop body asks a piece's capacity or keeps a piece past its iteration ({src.text(leak)}, line "
+        why += f"{src.line_of(leak.start_byte)}): bytes.{fn} leaves the last piece the buffer's spare capacity, {fn}Seq none"
+        return pass_.skip(src, loop, why)
+    proven = (
+        "the loop body fills no buffer, uses no channel, assigns to no element but a map's, "
+        "and keeps no piece past its iteration nor asks its capacity"
+    )
     edits = [Edit.replace(src, callee, f"{pkg_name}.{fn}Seq")]
     if left is not None:
         edits.append(Edit.replace(src, left, names[1]))
@@ -141,3 +159,72 @@ def _holds_no_bytes(pass_: Pass, src: SourceFile, target: Node) -> bool:
 def _may_hold_bytes(typ: GoType) -> bool:
     """Whether a value of this type may lie in memory a []byte also reaches: a byte, an array, a struct."""
     return typ.basic == "uint8" or typ.kind in ("array", "struct")
+
+
+def _piece_leak(pass_: Pass, src: SourceFile, loop: Node, left: Node | None) -> Node | None:
+    """Where a piece, or a slice of one, may show its capacity: given to cap or a full slice
+    expression, or kept past its iteration (stored outside the loop, returned, captured)."""
+    work = list(left.named_children[1:]) if left is not None else []
+    seen: set[str] = set()
+    while work:
+        obj = pass_.object_of(src, ident := work.pop())
+        if obj is None or obj.key in seen:
+            continue
+        seen.add(obj.key)
+        if not _declared_in(obj, src, loop):
+            return ident  # `for _, p = range`: the last piece stays in p after the loop
+        for use in pass_.uses(obj):
+            node = src.root.named_descendant_for_byte_range(use.start, use.end)
+            if use.path == src.path and node is not None and loop.start_byte <= use.start < loop.end_byte:
+                leak, kept = _follow(pass_, src, loop, node)
+                if leak is not None:
+                    return leak
+                work += kept
+    return None
+
+
+def _follow(pass_: Pass, src: SourceFile, loop: Node, use: Node) -> tuple[Node | None, list[Node]]:
+    """Follow one use of a piece out to where it is copied (into a length, a string, a byte),
+    dropped or kept: the node that leaks it, else the loop's own variables that now hold it."""
+    closure = enclosing(use, "func_literal")
+    if closure is not None and closure.start_byte > loop.start_byte:
+        return use, []
+    top = use
+    while (parent := top.parent) is not None and parent.type in _CLIMB:
+        callee = parent.child_by_field_name("function") if parent.type == "call_expression" else None
+        builtin = pass_.object_of(src, callee) if callee is not None and callee.type == "identifier" else None
+        if builtin is not None and builtin.kind == "builtin" and builtin.name == "cap":
+            return parent, []
+        if parent.type == "slice_expression" and parent.child_by_field_name("capacity") is not None:
+            return parent, []
+        typ = pass_.type_of(src, parent) if parent.type not in _CONTAINERS else None
+        if typ is not None and typ.kind == "basic":
+            return None, []  # copied out
+        top = parent
+    if parent is None or parent.type == "expression_statement":
+        return None, []  # dropped
+    holder = parent.parent if parent.type == "expression_list" and parent.parent is not None else parent
+    left = holder.child_by_field_name("left")
+    right = holder.child_by_field_name("right") or holder.child_by_field_name("value")
+    if left is not None and left.id == parent.id:
+        return None, []  # written, not read: `p = p[1:]`
+    if holder.type not in _STORES or right is None or right.id not in (parent.id, top.id):
+        return top, []  # returned, deferred, sent: kept past its iteration
+    lhs = left.named_children if left is not None else holder.children_by_field_name("name")
+    values = right.named_children if right.type == "expression_list" else [right]
+    if len(lhs) == len(values):
+        lhs = [lhs[[v.id for v in values].index(top.id)]]
+    kept = []
+    for target in (t for t in lhs if src.text(t) != "_"):
+        typ = pass_.type_of(src, target)
+        if typ is not None and typ.kind == "basic":
+            continue  # a number, a string or a byte of it: a copy
+        obj = pass_.object_of(src, target) if target.type == "identifier" else None
+        if obj is None or not _declared_in(obj, src, loop):
+            return target, []
+        kept.append(target)
+    return None, kept
+
+
+def _declared_in(obj: GoObject, src: SourceFile, loop: Node) -> bool:
+    return obj.path == src.path and loop.start_byte <= obj.offset < loop.end_byte

@@ -41,6 +41,12 @@ QUERY = """
 _DIRECTIVE = re.compile(r"%([^a-zA-Z%]*)(.?)", re.DOTALL)
 _PERCENT_ESCAPE = re.compile(r"\\(x25|045|u0025|U00000025)")  # a `%` fmt sees but the text does not show
 _OPERAND_OF = {"index_expression", "slice_expression"}
+# Primary expressions: an index or a slice of one needs no parentheses (the Go spec's PrimaryExpr).
+_PRIMARY = {
+    *("identifier", "selector_expression", "call_expression", "index_expression", "slice_expression"),
+    *("parenthesized_expression", "type_assertion_expression", "type_conversion_expression"),
+    *("interpreted_string_literal", "raw_string_literal"),
+}
 _BASES = {"d": 10, "v": 10, "x": 16, "o": 8, "b": 2}
 
 
@@ -133,6 +139,7 @@ def propose(match: Match, pass_: Pass) -> None:
         new, imports, pattern = f"errors.New({quote}{literals[0]}{quote})", {"errors"}, "errorf"
     else:
         pieces = [f"{quote}{literals[0]}{quote}"] if literals[0] else []
+        bare = False  # an argument kept as written that is no primary expression (`a + b`, `<-ch`)
         for value, verb, literal in zip(values, verbs, literals[1:], strict=True):
             typ = pass_.type_of(src, value)
             if typ is None:
@@ -143,6 +150,7 @@ def propose(match: Match, pass_: Pass) -> None:
                 return pass_.skip(src, call, rendered, targets)
             pieces.append(rendered[0])
             imports |= rendered[1]
+            bare = bare or (rendered[0] == src.text(value) and value.type not in _PRIMARY)
             if literal:
                 pieces.append(f"{quote}{literal}{quote}")
         new = " + ".join(pieces)
@@ -152,9 +160,9 @@ def propose(match: Match, pass_: Pass) -> None:
                 why = 'only Fprintf(w, "%s", s) of a string writes the same without building the text first'
                 return pass_.skip(src, call, why, targets)
             new, imports, pattern = f"io.WriteString({src.text(writer)}, {new})", {"io"}, "fprintf"
-        elif len(pieces) > 1 and call.parent.type in _OPERAND_OF:
-            # Indexed or sliced, the concatenation needs parentheses; anywhere else a
-            # string is allowed (an argument, either side of `+` or `==`) it needs none.
+        elif (len(pieces) > 1 or bare) and call.parent.type in _OPERAND_OF:
+            # Indexed or sliced, a concatenation or other operator needs parentheses; anywhere
+            # else a string is allowed (an argument, either side of `+` or `==`) it needs none.
             operand = call.parent.child_by_field_name("operand")
             new = f"({new})" if operand is not None and operand.start_byte == call.start_byte else new
     for imp in sorted(imports):

@@ -21,6 +21,7 @@ from goescape.engine.parsing import (
     matches,
     parse_file,
     top_level,
+    walk,
 )
 from goescape.engine.toolchain import Package
 
@@ -154,9 +155,9 @@ class Pass:
     """What a codemod sees of one package, and where it reports (go/analysis's Pass).
 
     A codemod reads files, escape facts and types through its pass (`type_of`, `object_of`,
-    `uses`, `identity_uses`, `lookup`), names new declarations with `new_name`, and hands
-    back rewrites with `report` and declined matches with `skip`; the pass fills in package, file,
-    line and the compiler's name of the function, and keeps the results.
+    `uses`, `identity_uses`, `lookup`), names new declarations with `new_name` and new locals
+    with `new_local`, and hands back rewrites with `report` and declined matches with `skip`; the
+    pass fills in package, file, line and the compiler's name of the function, and keeps the results.
     """
 
     def __init__(
@@ -168,6 +169,7 @@ class Pass:
         sources: dict[Path, SourceFile],
         oracle: Oracle,
         reserved: dict[Path, set[str]] | None = None,
+        reserved_locals: dict[tuple[Path, int], set[str]] | None = None,
     ):
         self.codemod = codemod
         self.package = package
@@ -177,6 +179,8 @@ class Pass:
         self._sources = sources
         # Names added in this run, per package directory, shared by every codemod's pass.
         self._reserved = reserved if reserved is not None else {}
+        # Locals added in this run, per function (its file and its declaration's start byte).
+        self._reserved_locals = reserved_locals if reserved_locals is not None else {}
         self.results: list[Proposal | Skip] = []
         self._by_file: dict[Path, list[EscapeFact]] = {}
         for fact in self.facts:
@@ -270,6 +274,22 @@ class Pass:
         for name in candidates:
             if name and name not in taken:
                 self._reserved.setdefault(self.package.dir, set()).add(name)
+                return name
+        return None
+
+    def new_local(self, src: SourceFile, at: Node, candidates: Iterable[str]) -> str | None:
+        """The first candidate a new local declared at `at` may take, reserved in its function for
+        this run: nothing in scope there has it (a predeclared name only if the function uses it),
+        no identifier of the function spells it, and no other rewrite of this run added it there."""
+        function = top_level(at)
+        reserved = self._reserved_locals.setdefault((src.path, function.start_byte), set())
+        spelled = {src.text(n) for n in walk(function) if n.type in ("identifier", "type_identifier")}
+        for name in candidates:
+            if not name or name in reserved or name in spelled:
+                continue
+            found = self.lookup(src, at, name)
+            if found is None or found.universe:
+                reserved.add(name)
                 return name
         return None
 

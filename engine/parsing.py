@@ -127,9 +127,11 @@ def near_error(node: Node) -> bool:
 def function_name(src: SourceFile, fn: Node, init_number: int | None = None) -> str:
     """The compiler's (and pprof's) spelling of the function that holds `fn`.
 
-    `F`, `T.M`, `(*T).M`; a closure is numbered in source order within the function that declares
-    it (`F.func1`, nested `F.func1.2`); the n-th `init` of a package is `init.<n>` when its
-    `init_number` is given; closures in package-level initializers belong to `init`.
+    `F`, `T.M`, `(*T).M`; generic ones with their type arguments elided, as pprof and
+    runtime.FuncForPC spell every instantiation (`Map[...]`, `(*List[...]).Push`); a closure is
+    numbered in source order within the function that declares it (`F.func1`, nested `F.func1.2`);
+    the n-th `init` of a package is `init.<n>` when its `init_number` is given; closures in
+    package-level initializers belong to `init`.
     """
     literals: list[Node] = []
     node: Node | None = fn
@@ -162,11 +164,13 @@ def _declared_name(src: SourceFile, decl: Node) -> str:
                 if ident.type == "type_identifier":
                     rtype = src.text(ident)
                     break
+            rtype += "[...]" if any(n.type == "generic_type" for n in walk(receiver)) else ""
             pointer = any(n.type == "pointer_type" for n in walk(receiver))
             rtype = f"(*{rtype})" if pointer else rtype
         return f"{rtype}.{src.text(name)}"
     if decl.type == "function_declaration" and name is not None:
-        return src.text(name)
+        generic = decl.child_by_field_name("type_parameters") is not None
+        return src.text(name) + ("[...]" if generic else "")
     return "init" if decl.type == "var_declaration" else ""
 
 

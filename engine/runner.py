@@ -101,10 +101,14 @@ def propose(
     gofmt_ok: dict[Path, bool] = {}
     anchored = [c for c in codemods if c.anchored]
     roaming = [c for c in codemods if not c.anchored]
-    reserved: dict[Path, set[str]] = {}  # names added in this run, per package directory
+    # Names added in this run: package-level ones per package directory, locals per function.
+    reserved: dict[Path, set[str]] = {}
+    locals_: dict[tuple[Path, int], set[str]] = {}
     try:
         for package in session.packages:
-            out += _propose_package(session, package, anchored, roaming, options, reserved, gofmt_ok, check_gofmt)
+            out += _propose_package(
+                session, package, anchored, roaming, options, (reserved, locals_), gofmt_ok, check_gofmt
+            )
     finally:
         session.oracle.close()  # types are asked while proposing only
     return out
@@ -116,7 +120,7 @@ def _propose_package(
     anchored: Sequence[Codemod],
     roaming: Sequence[Codemod],
     options: Options,
-    reserved: dict[Path, set[str]],
+    reserved: tuple[dict[Path, set[str]], dict[tuple[Path, int], set[str]]],
     gofmt_ok: dict[Path, bool],
     check_gofmt: bool,
 ) -> list[Proposal | Skip]:
@@ -125,7 +129,7 @@ def _propose_package(
     own = set(package.go_files)
     facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
     passes = {
-        c.name: Pass(c, package, facts, options, session.sources, session.oracle, reserved)
+        c.name: Pass(c, package, facts, options, session.sources, session.oracle, *reserved)
         for c in (*anchored, *roaming)
     }
     ranges: dict[Path, set[tuple[int, int]]] = {}

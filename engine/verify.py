@@ -431,8 +431,25 @@ def write_overlay(folder: Path, files: dict[Path, bytes]) -> tuple[Path, dict[st
 
 
 def outer_function(name: str) -> str:
-    """`Loop.func1.2` → `Loop`: closures count as part of the function that declares them."""
-    return re.sub(r"(\.func\d+(\.\d+)*)+$", "", name)
+    """`Loop.func1.2` → `Loop`: closures count as part of the function that declares them; and
+    `Map[go.shape.int]`, `(*List[int]).Push` → `Map[...]`, `(*List[...]).Push`: every instantiation
+    of a generic function is the one function the source declares, as pprof names it."""
+    return re.sub(r"(\.func\d+(\.\d+)*)+$", "", _elide_type_arguments(name))
+
+
+def _elide_type_arguments(name: str) -> str:
+    """Each outermost `[...]` of a name, whatever it holds (nested brackets too), as `[...]`."""
+    out, depth = [], 0
+    for char in name:
+        if char == "[":
+            out += ["[..."] if depth == 0 else []
+            depth += 1
+        elif char == "]" and depth:
+            depth -= 1
+            out += ["]"] if depth == 0 else []
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
 
 
 def bisect(

@@ -10,8 +10,9 @@ from goescape.engine.codemod import Codemod, Edit, Match, Options, Pass, Pattern
 from goescape.engine.results import Rejected, Skipped, Stage, Verified
 from goescape.engine.runner import load, propose, verify
 from goescape.engine.toolchain import Toolchain
+from goescape.engine.verify import outer_function
 
-from .conftest import write_tree
+from .conftest import go, write_tree
 
 QUERY = '(call_expression function: (selector_expression field: (field_identifier) @fn (#eq? @fn "Sprintf")) arguments: (argument_list (_) (identifier) @arg)) @call'
 
@@ -152,12 +153,78 @@ var sink string
 func init() { n := len(sink); sink = fmt.Sprintf("%d", n) }
 
 func init() { n := len(sink) + 1; sink = fmt.Sprintf("%d", n) }
+
+type List[E any] struct{ items []E }
+
+func (l *List[E]) Push(n int) string { return fmt.Sprintf("%d", n) }
+
+func (l List[E]) Len(n int) string { return fmt.Sprintf("%d", n) }
+
+//go:noinline
+func Map[E, F any](n int, _ E, _ F) func() string {
+	return func() string { return fmt.Sprintf("%d", n) }
+}
+
+func Use() []string {
+	return []string{(&List[int]{}).Push(1), List[string]{}.Len(2), Map(3, "", 0.5)(), Map[int, int](4, 0, 0)()}
+}
 """
     _module(tmp_path, body)
+    # pprof's names, as the runtime gives them for the instantiated generic functions.
+    names = """package main
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+
+	"example.com/t"
+)
+
+func main() {
+	for _, f := range []any{(*t.List[int]).Push, t.List[string].Len, t.Map[int, int](1, 0, 0)} {
+		fmt.Println(runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name())
+	}
+}
+"""
+    write_tree(tmp_path, {"names/main.go": names})
+    ran = go(toolchain, "run", "./names", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    pprof = [line.removeprefix("example.com/t.") for line in ran.stdout.split()]
+    assert pprof == ["(*List[...]).Push", "List[...].Len", "Map[...].func1"]
     session = load(toolchain, ["./..."], tmp_path)
     proposals = [p for p in propose(session, [itoa_codemod({})], Options()) if isinstance(p, Proposal)]
-    assert {p.function for p in proposals} == {"(*T).M.func1.1", "T.V", "init.0", "init.1"}
-    # The compiler's own -m=2 explanation names the function each targeted escape is in.
-    assert all(t.function == p.function for p in proposals for t in p.targets if t.function), [
-        (p.function, [t.function for t in p.targets]) for p in proposals
-    ]
+    assert {p.function for p in proposals} == {"(*T).M.func1.1", "T.V", "init.0", "init.1", *pprof}
+    # The compiler's own -m=2 explanation names the function each targeted escape is in (with the
+    # type arguments or shapes of one instantiation, which name the same function).
+    named = [(p.function, t.function) for p in proposals for t in p.targets if t.function]
+    assert named and all(
+        outer_function(t) == outer_function(p) and t.rsplit("]", 1)[-1] == p.rsplit("]", 1)[-1] for p, t in named
+    ), named
+
+
+def test_a_new_local_is_reserved_in_its_function_for_the_run(tmp_path: Path, toolchain: Toolchain) -> None:
+    _module(tmp_path, '\nfunc F(n int) string { sb := n; return fmt.Sprintf("%d", sb) }\n\nfunc G() {}\n')
+    session = load(toolchain, ["./..."], tmp_path)
+    shared: dict[tuple[Path, int], set[str]] = {}
+    first, second = (
+        Pass(
+            itoa_codemod({}),
+            session.packages[0],
+            (),
+            Options(),
+            session.sources,
+            session.oracle,
+            reserved_locals=shared,
+        )
+        for _ in range(2)
+    )
+    try:
+        src = first.source(tmp_path / "t.go")
+        f, g = (n for n in src.root.named_children if n.type == "function_declaration")
+        assert first.new_local(src, f, ["sb", "fmt", "len"]) == "len", "F spells sb; fmt is imported"
+        assert first.new_local(src, f, ["len", "b"]) == "b", "a name is reserved once taken"
+        assert second.new_local(src, f, ["b", "c"]) == "c", "and in every pass sharing the run's reservations"
+        assert second.new_local(src, g, ["b"]) == "b", "but only in its own function"
+    finally:
+        session.close()
