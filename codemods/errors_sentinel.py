@@ -153,9 +153,8 @@ def propose(match: Match, pass_: Pass) -> None:
     specs = [f"{name} = errors.New({message})" for message, name in new.items()]
     text = f"var {specs[0]}\n\n" if len(specs) == 1 else "var (\n" + "".join(f"\t{s}\n" for s in specs) + ")\n\n"
     seen = "no package of the module tells its results apart by identity (go/types followed every use)"
-    exported = fn.child_by_field_name("name")
-    if exported is not None and src.text(exported)[:1].isupper() and not pass_.package.is_main:
-        seen += "; callers outside the module are not seen"
+    if not (pass_.package.is_main or pass_.package.is_internal):
+        seen += "; code outside the module that imports this package is not seen"
     pass_.report(
         src,
         escapes[0][0] if not targets else next(c for c, *_ in escapes if c.start_byte == edits[0].start),

@@ -52,9 +52,12 @@ _BASES = {"d": 10, "v": 10, "x": 16, "o": 8, "b": 2}
 
 def _render(arg: str, t: GoType, verb: str) -> tuple[str, set[str]] | str:
     """Go text printing `arg` exactly as `%verb` does, with its imports; or why there is none."""
-    if t.formats_itself:
-        methods = sorted({"Error", "String", "Format"} & t.methods) or ["methods of its dynamic value"]
-        return f"{arg} ({t.text}) is printed by its {', '.join(methods)}: fmt must call it"
+    # fmt calls Format for every verb, Error and String only for the verbs a string takes (v s x X q).
+    calls = {"Format"} | ({"Error", "String"} if verb in "vsxXq" else set())
+    if t.is_interface:
+        return f"{arg} is an interface ({t.text}): the value inside decides the text"
+    if methods := sorted(calls & t.methods):
+        return f"{arg} ({t.text}) is printed by its {', '.join(methods)} method: fmt must call it"
     if t.string and verb in "sv":
         return (arg if t.text == "string" else f"string({arg})"), set()
     if t.string and verb == "q":

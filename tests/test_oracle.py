@@ -514,6 +514,14 @@ func ViaElement() bool {
 func ViaClosure() func() error { return func() error { return Take() } }
 
 func OnlyLogged() string { return Take().Error() }
+
+type taker interface{ Fresh() error }
+
+type impl struct{}
+
+func (impl) Fresh() error { return errors.New("fresh") }
+
+func ViaInterface(t taker) bool { return t.Fresh() == t.Fresh() }
 """
 
 
@@ -535,6 +543,9 @@ def test_identity_follows_fields_arguments_and_names_what_it_cannot_follow(
         name = span(a, "errEmpty", "var ")
         reused = [(u.text, u.why) for u in oracle.identity_uses_of_value(a, *name)]
         assert ("err == errEmpty", "compared with ==") in reused, reused
+        # A method's results reach callers through an interface that has a method of its name.
+        fresh = [(u.text, u.why) for u in oracle.identity_uses_of_value(a, *span(a, 'errors.New("fresh")'))]
+        assert ("t.Fresh() == t.Fresh()", "compared with ==") in fresh, fresh
 
 
 GENERIC = """package g

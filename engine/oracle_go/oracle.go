@@ -1057,9 +1057,20 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 			return
 		}
 		seen[key] = true
+		// A method may also be called through any interface that has a method of its name:
+		// those calls are followed too, which can only add places, never hide one.
+		method := ""
+		if fd, ok := decls[key]; ok && fd.decl.Recv != nil {
+			method = fd.decl.Name.Name
+		}
 		for _, u := range units {
 			for id, obj := range u.info.Uses {
-				if o.key(obj) != key {
+				viaInterface := false
+				if fn, ok := obj.(*types.Func); ok && method != "" && fn.Name() == method {
+					sig, _ := fn.Type().(*types.Signature)
+					viaInterface = sig != nil && sig.Recv() != nil && types.IsInterface(sig.Recv().Type())
+				}
+				if o.key(obj) != key && !viaInterface {
 					continue
 				}
 				var call ast.Node = id
