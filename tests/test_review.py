@@ -46,7 +46,11 @@ def examples(toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> 
     # The two codemods whose rewrites these tests walk through, in their order.
     proposals = propose(session, [c for c in load_codemods() if c.name in ("return-value", "sprint")], Options())
     results = verify(session, proposals, "build", measure=False).results
-    items = [r for r in results if isinstance(r, Verified)]
+    verified = [r for r in results if isinstance(r, Verified)]
+    # go/types knows Describe's argument is an int, so sprint takes it too; these tests walk the
+    # other five, whose screens they spell out.
+    assert next(v.proposal.function for v in verified if v.proposal.codemod == "sprint") == "Describe"
+    items = [v for v in verified if v.proposal.function != "Describe"]
     assert [v.proposal.codemod for v in items] == ["return-value"] * 2 + ["sprint"] * 3
     return Examples(session, items)
 
