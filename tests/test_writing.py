@@ -82,7 +82,8 @@ def test_ctrl_c_stops_the_cli_without_writing(examples_copy: Path, toolchain: To
         assert not list(examples_copy.rglob(".*.goescape"))
         if proc.returncode == 0:
             break  # finished before Ctrl-C: the files were written whole, which the other tests check
-        assert proc.returncode == 130, err
+        # 130, or death by SIGINT itself (-2), which a shell reports as the same 130.
+        assert proc.returncode in (130, -signal.SIGINT), err
         assert "stopped; no file was changed" in err
         assert {p: p.read_bytes() for p in examples_copy.rglob("*.go")} == original
         interrupted += 1
