@@ -121,7 +121,7 @@ def propose(match: Match, pass_: Pass) -> None:
         return
     if problem := pass_.import_problem(src, fn, "errors"):
         return pass_.skip(src, escapes[0][0], problem, [f for *_, facts in escapes for f in facts])
-    sentinels, first = _reusable(pass_), _first_made(pass_)
+    sentinels, first = pass_.once(_reusable), pass_.once(_first_made)  # package-wide, built once
     locals_ = {src.text(n) for n in walk(fn) if n.type == "identifier"}
     new, edits, targets = dict[str, str](), list[Edit](), list[EscapeFact]()
     for call, message, facts in escapes:

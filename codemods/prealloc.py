@@ -171,7 +171,7 @@ def _bound(pass_: Pass, src: SourceFile, loop: Node) -> tuple[Node, bool, set[st
         if typ is not None and typ.kind == "pointer" and typ.elem is not None and typ.elem.kind == "array":
             return over, True, set()
         if typ is None:
-            return f"go/types gives {src.text(over)} no type ({pass_.oracle.check_errors(src.path) or 'cgo?'})"
+            return pass_.no_type(src, over)
         return f"the loop ranges over {src.text(over)} of type {typ.text}, which has no length to bound it"
     init, cond, step = (
         clause.child_by_field_name(f) if clause else None for f in ("initializer", "condition", "update")

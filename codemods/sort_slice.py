@@ -63,8 +63,10 @@ def propose(match: Match, pass_: Pass) -> None:
     key, inner, conv, path, descending = compared
     xs_type, key_type, inner_type = (pass_.type_of(src, n) for n in (xs_node, key, inner))
     if xs_type is None or key_type is None or inner_type is None:
-        why = pass_.oracle.check_errors(src.path) or "cgo or an invalid expression"
-        return pass_.skip(src, call, f"go/types gives {xs} or its key no type ({why})", targets)
+        untyped = next(
+            n for n, t in zip((xs_node, key, inner), (xs_type, key_type, inner_type), strict=True) if t is None
+        )
+        return pass_.skip(src, call, pass_.no_type(src, untyped), targets)
     if xs_type.kind != "slice" or xs_type.elem is None:
         return pass_.skip(src, call, f"{xs} is a {xs_type.text}, not a slice", targets)
     if (elem := _spelled(pass_, src, call, xs_type.elem.text)) is None:

@@ -146,8 +146,7 @@ def propose(match: Match, pass_: Pass) -> None:
         for value, verb, literal in zip(values, verbs, literals[1:], strict=True):
             typ = pass_.type_of(src, value)
             if typ is None:
-                why = pass_.oracle.check_errors(src.path) or "cgo or an invalid expression"
-                return pass_.skip(src, call, f"go/types gives {src.text(value)} no type ({why})", targets)
+                return pass_.skip(src, call, pass_.no_type(src, value), targets)
             rendered = _render(src.text(value), typ, verb)
             if isinstance(rendered, str):
                 return pass_.skip(src, call, rendered, targets)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar, cast
 
 from goescape.engine.facts import EscapeFact
 from goescape.engine.oracle import GoObject, GoType, Oracle, Use
@@ -26,6 +27,7 @@ from goescape.engine.parsing import (
 from goescape.engine.toolchain import Package
 
 ENTRY_POINT_GROUP = "goescape.codemods"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class Pass:
     """What a codemod sees of one package, and where it reports (go/analysis's Pass).
 
     A codemod reads files, escape facts and types through its pass (`type_of`, `object_of`,
-    `uses`, `identity_uses`, `lookup`), names new declarations with `new_name` and new locals
+    `uses`, `identity_uses_of_value`, `lookup`), names new declarations with `new_name` and new locals
     with `new_local`, and hands back rewrites with `report` and declined matches with `skip`; the
     pass fills in package, file, line and the compiler's name of the function, and keeps the results.
     """
@@ -182,6 +184,7 @@ class Pass:
         # Locals added in this run, per function (its file and its declaration's start byte).
         self._reserved_locals = reserved_locals if reserved_locals is not None else {}
         self.results: list[Proposal | Skip] = []
+        self._once: dict[Callable[[Pass], object], object] = {}
         self._by_file: dict[Path, list[EscapeFact]] = {}
         for fact in self.facts:
             self._by_file.setdefault(fact.path, []).append(fact)
@@ -206,6 +209,13 @@ class Pass:
     def facts_within(self, src: SourceFile, node: Node) -> list[EscapeFact]:
         end = max(node.end_byte, node.start_byte + 1)
         return [f for f in self._by_file.get(src.path, ()) if node.start_byte <= f.offset < end]
+
+    def once(self, compute: Callable[[Pass], _T]) -> _T:
+        """`compute(self)`, computed on first use and kept for this pass (one codemod, one package):
+        for package-wide indexes that every match of a codemod reads."""
+        if compute not in self._once:
+            self._once[compute] = compute(self)
+        return cast(_T, self._once[compute])
 
     def function_of(self, src: SourceFile, node: Node) -> Node | None:
         """The declaration (function or method) that holds `node`."""
@@ -239,6 +249,11 @@ class Pass:
         """The type go/types gives the expression `node`, or None (no expression there, cgo's C.x)."""
         return self.oracle.type_at(src.path, node.start_byte, node.end_byte)
 
+    def no_type(self, src: SourceFile, node: Node) -> str:
+        """A skip reason for an expression `type_of` gave None: the type checker's own error if any."""
+        why = self.oracle.check_errors(src.path) or "cgo's C.x, or an expression go/types records no type for"
+        return f"go/types gives {src.text(node)} no type ({why})"
+
     def object_of(self, src: SourceFile, ident: Node) -> GoObject | None:
         """The object an identifier (or field identifier) declares or refers to."""
         return self.oracle.object_at(src.path, ident.start_byte, ident.end_byte)
@@ -250,11 +265,6 @@ class Pass:
     def uses(self, obj: GoObject) -> tuple[Use, ...]:
         """Every use of `obj` in the module's packages, tests included."""
         return self.oracle.uses(obj, self.package.go_files[0] if self.package.go_files else self.package.dir)
-
-    def identity_uses(self, function: GoObject) -> tuple[Use, ...]:
-        """Where any package of the module tells two results of `function` apart by identity."""
-        near = self.package.go_files[0] if self.package.go_files else self.package.dir
-        return self.oracle.identity_uses(function, near)
 
     def identity_uses_of_value(self, src: SourceFile, expr: Node) -> tuple[Use, ...]:
         """Where the module tells values of `expr` apart by identity, following them through

@@ -36,6 +36,7 @@ class Session:
     oracle: Oracle  # go/types for these packages, started on the first type question
 
     def close(self) -> None:
+        """End the oracle process (propose() does so itself); it starts again if asked again."""
         self.oracle.close()
 
     @property

@@ -1226,22 +1226,13 @@ func calleeObject(u *unit, c *ast.CallExpr) types.Object {
 	return nil
 }
 
+// calleeName is the called function as `errors.Is`, or a builtin's own name (`delete`); "" for a function value.
 func calleeName(u *unit, c *ast.CallExpr) string {
-	var id *ast.Ident
-	switch f := ast.Unparen(c.Fun).(type) {
-	case *ast.Ident:
-		id = f
-	case *ast.SelectorExpr:
-		id = f.Sel
-	}
-	if id == nil {
+	obj := calleeObject(u, c)
+	switch {
+	case obj == nil:
 		return ""
-	}
-	obj := u.info.Uses[id]
-	if obj == nil {
-		return ""
-	}
-	if obj.Pkg() == nil {
+	case obj.Pkg() == nil:
 		return obj.Name()
 	}
 	return obj.Pkg().Path() + "." + obj.Name()
