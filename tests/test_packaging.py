@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -49,3 +50,16 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     )
     assert calibrated.returncode == 0, calibrated.stderr
     assert [p["pattern"] for p in json.loads(calibrated.stdout)["patterns"]] == ["value"]
+
+    # The type oracle builds from the installed wheel's Go source into an empty user cache, offline.
+    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    offline = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    offline |= {"GOCACHE": gocache, "GOPROXY": "off", "GOFLAGS": "-mod=mod"}
+    script = (
+        "from goescape.engine.oracle import oracle_binary; from goescape.engine.toolchain import find_toolchain; "
+        "print(oracle_binary(find_toolchain()))"
+    )
+    oracle = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=offline, check=False)
+    assert oracle.returncode == 0, oracle.stderr[-3000:]
+    binary = Path(oracle.stdout.strip())
+    assert binary.is_file() and binary.is_relative_to(tmp_path / "cache" / "goescape" / "oracle"), binary
