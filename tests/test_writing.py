@@ -75,7 +75,15 @@ def test_ctrl_c_stops_the_cli_without_writing(examples_copy: Path, toolchain: To
     command = [sys.executable, "-m", "goescape.engine", "fix", "--write", "-C", str(examples_copy), "./..."]
     interrupted = 0
     for delay in (0.3, 0.6, 1.0):
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A job started in the background of a non-interactive shell inherits SIGINT ignored, and
+        # Python then never raises KeyboardInterrupt: give the child the default, as a terminal would.
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
