@@ -33,9 +33,10 @@ def _time(command: list[str], cwd: Path, repeat: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--goescape", help="the goescape to time (default: this environment's)")
     args = parser.parse_args()
     go = shutil.which("go")
-    goescape = shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
+    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
     if go is None:
         print("bench: no go on PATH", file=sys.stderr)
         return 2
@@ -50,6 +51,7 @@ def main() -> int:
             for label, command in (
                 ("goescape scan", [goescape, "scan", "--json", *patterns]),
                 ("goescape fix --verify vet", [goescape, "fix", "--json", "--verify", "vet", *patterns]),
+                ("goescape fix", [goescape, "fix", "--json", *patterns]),
             ):
                 seconds = _time(command, cwd, args.repeat)
                 print(f"{name:<12} {label:<28} {seconds:8.2f} {seconds / bare:14.1f}")

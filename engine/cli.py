@@ -25,9 +25,19 @@ from goescape.engine.git import GROUPINGS, create_branch, current_branch, go_che
 from goescape.engine.profiles import load_profile, rank
 from goescape.engine.results import Result, Verified
 from goescape.engine.review import ensure_terminal, review
-from goescape.engine.runner import Session, bench, classify_session, final_contents, gate, load, propose, verify
+from goescape.engine.runner import (
+    Session,
+    bench,
+    classify_session,
+    final_contents,
+    gate,
+    load,
+    propose,
+    verifier_for,
+    verify,
+)
 from goescape.engine.toolchain import find_toolchain
-from goescape.engine.verify import LEVELS, Verifier
+from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -359,15 +369,7 @@ def _publish(
 
 def _review(session: Session, results: Sequence[Result], level: str, measure: bool, cwd: Path) -> tuple[Verified, ...]:
     """Ask about each verified rewrite; an edited one is verified again by a verifier kept open."""
-    verifier = Verifier(
-        session.tc,
-        session.cwd,
-        session.by_path,
-        session.sources,
-        [f for f in session.facts if f.kind.allocates],
-        level=level,
-        measure=measure,
-    )
+    verifier = verifier_for(session, level, measure=measure)
     try:
 
         def text(p: Proposal) -> bytes:

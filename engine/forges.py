@@ -281,13 +281,13 @@ def pull_request_body(verified: Sequence[Verified], go_version: str, go_line: st
     lines += [f"- **{name}** ({len(items)}): {items[0].proposal.rationale}" for name, items in by_codemod.items()]
     lines += [
         "",
-        "| file | function | escape removed | allocs/op before → after | checks | equivalence |",
+        "| file | function | escape removed | allocations before → after | checks | equivalence |",
         "|---|---|---|---|---|---|",
     ]
     for v in verified:
         p = v.proposal
         removed = "; ".join(f"`{t.message}`" for t in v.removed) or "proof at run time"
-        allocs = f"{v.allocs[0]:g} → {v.allocs[1]:g}" if v.allocs else v.allocs_text()
+        allocs = v.allocs_text().replace("|", "\\|")
         where = os.path.relpath(p.path, cwd)
         same = p.equivalence_text().replace("|", "\\|")
         lines.append(f"| `{where}:{p.line}` | `{p.function}` | {removed} | {allocs} | {', '.join(v.checks)} | {same} |")

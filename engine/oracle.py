@@ -163,6 +163,32 @@ class Use:
         return f"{self.where()}{text}{why}"
 
 
+@dataclass(frozen=True)
+class Targets:
+    """The GOOS/GOARCH targets whose builds together compile every .go file of some directories.
+
+    `targets[i]` is a (GOOS, GOARCH) pair, the host first; `adds[i]` the files (tests included)
+    that target compiles and no earlier one does, in directory order. `never` are the files no
+    target compiles (`//go:build ignore`, custom tags, names starting with `_` or `.`). Whether a
+    target compiles a file is go/build's Context.MatchFile for that GOOS/GOARCH; a file importing
+    "C" counts only for the host, and only when cgo is enabled there, since other targets are built
+    with CGO_ENABLED=0.
+    """
+
+    targets: tuple[tuple[str, str], ...]
+    adds: tuple[tuple[Path, ...], ...]
+    never: tuple[Path, ...]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Targets:
+        chosen = raw.get("targets") or ()
+        return cls(
+            targets=tuple((str(t["goos"]), str(t["goarch"])) for t in chosen),
+            adds=tuple(tuple(Path(str(f)) for f in t.get("adds") or ()) for t in chosen),
+            never=tuple(Path(str(f)) for f in raw.get("never") or ()),
+        )
+
+
 def _source() -> bytes:
     return resources.files("goescape.engine").joinpath("oracle_go", _SOURCE).read_bytes()
 
@@ -318,6 +344,25 @@ class Oracle:
     def names(self, directory: Path) -> frozenset[str]:
         """Package-level and import names of every Go file in `directory`, whatever its build constraints."""
         return frozenset(self._ask("names", dir=str(directory)) or ())
+
+    def targets(
+        self, dirs: Sequence[Path], platforms: Sequence[tuple[str, str]], host: tuple[str, str], host_cgo: bool
+    ) -> Targets:
+        """The fewest of `platforms` that with `host` compile every .go file of `dirs` (see Targets).
+
+        After the host, greedily the platform compiling most files not yet compiled; ties go to
+        the earlier one in `platforms`. Errors: OracleFailed when a directory cannot be read.
+        """
+        raw = self._ask(
+            "targets",
+            dirs=[str(d) for d in dirs],
+            platforms=[list(p) for p in platforms],
+            host=list(host),
+            host_cgo=host_cgo,
+        )
+        if not isinstance(raw, dict):
+            raise OracleFailed(f"no build targets: {self.last_error}", path=dirs[0] if dirs else None)
+        return Targets.from_json(raw)
 
     def check_errors(self, path: Path) -> str:
         """The type checker's first error for the package holding `path`, or ""."""

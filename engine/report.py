@@ -16,6 +16,7 @@ from goescape.engine.calibration import Calibration
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
+from goescape.engine.measure import Measurement
 from goescape.engine.results import Rejected, Result, Skipped, Verified
 from goescape.engine.runner import Outcome
 
@@ -169,6 +170,23 @@ def fix_tables(
     )
 
 
+def measurement_json(m: Measurement | None) -> dict[str, Any] | None:
+    """A run-time measurement: who ran it, and allocations (and bytes) before and after."""
+    if m is None:
+        return None
+    return {
+        "by": m.by,
+        "benchmark": m.benchmark,
+        "where": m.where,
+        "function": m.function,
+        "executions": m.executions,
+        "allocs": {"before": m.allocs[0], "after": m.allocs[1], "unit": "allocs/op" if m.benchmark else "per run"},
+        "bytes": {"before": m.bytes[0], "after": m.bytes[1], "unit": "B/op"} if m.bytes else None,
+        "toolchain": m.toolchain,
+        "text": m.text(),
+    }
+
+
 def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = None) -> dict[str, Any]:
     p = _proposal_of(result)
     base: dict[str, Any] = {"share": shares.get(id(p), 0.0)} if shares is not None else {}
@@ -186,8 +204,8 @@ def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = Non
             "result": "verified",
             "rationale": result.proposal.rationale,
             "removed": [fact_json(t, cwd) for t in result.removed],
-            "allocs_per_op": {"before": result.allocs[0], "after": result.allocs[1]} if result.allocs else None,
-            "not_measured": result.unmeasured if result.allocs is None else "",
+            "measurement": measurement_json(result.measurement),
+            "not_measured": result.unmeasured if result.measurement is None else "",
             "checks": list(result.checks),
         }
     if isinstance(result, Rejected):

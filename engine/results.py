@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.facts import EscapeFact
+from goescape.engine.measure import Measurement
 
 
 class Stage(enum.StrEnum):
@@ -18,20 +19,21 @@ class Stage(enum.StrEnum):
     VET = "vet"
     TEST = "test"
     ALLOCS = "allocs"
+    SUPERSEDED = "superseded"  # the same edit as another proposal's, or one that saves less at the same site
 
 
 @dataclass(frozen=True)
 class Verified:
     proposal: Proposal
     removed: tuple[EscapeFact, ...]  # the targeted escapes, gone after the rewrite
-    checks: tuple[str, ...]  # what ran: build, escape, vet, test (with the packages tested)
-    allocs: tuple[float, float] | None = None  # allocs/op of the changed function, before and after
-    unmeasured: str = ""  # why allocs/op could not be measured
+    checks: tuple[str, ...]  # what ran: build, escape, vet, platforms, test (with the packages tested), allocs
+    measurement: Measurement | None = None  # allocations before and after, from the code's own tests
+    unmeasured: str = ""  # why allocations could not be measured
 
     def allocs_text(self) -> str:
-        if self.allocs is None:
+        if self.measurement is None:
             return f"not measured: {self.unmeasured}" if self.unmeasured else "not measured"
-        return f"allocs/op {self.allocs[0]:g} → {self.allocs[1]:g} (measured)"
+        return self.measurement.text()
 
 
 @dataclass(frozen=True)

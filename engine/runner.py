@@ -13,13 +13,14 @@ from goescape.engine.benchmarks import Change
 from goescape.engine.benchmarks import compare as compare_benchmarks
 from goescape.engine.codemod import Codemod, Options, Pass, Proposal, Skip
 from goescape.engine.edits import is_gofmt_clean
-from goescape.engine.errors import BuildFailed, SyntaxProblem
+from goescape.engine.errors import BuildFailed, PackageLoadError, SyntaxProblem
 from goescape.engine.facts import GCFLAGS, Classified, EscapeFact, classify, parse_diagnostics
 from goescape.engine.oracle import Oracle
+from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
 from goescape.engine.results import Rejected, Result, Skipped, Verified
-from goescape.engine.toolchain import Package, Toolchain, list_packages, resolve_patterns
-from goescape.engine.verify import Verifier, write_overlay
+from goescape.engine.toolchain import Package, Toolchain, first_error_line, list_packages, resolve_patterns
+from goescape.engine.verify import Verifier
 
 _FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
 
@@ -31,9 +32,11 @@ class Session:
     tc: Toolchain
     cwd: Path
     packages: tuple[Package, ...]
-    facts: tuple[EscapeFact, ...]
+    facts: tuple[EscapeFact, ...]  # the escapes goescape may act on: generated files and vendored code left out
     sources: dict[Path, SourceFile]
     oracle: Oracle  # go/types for these packages, started on the first type question
+    patterns: tuple[str, ...] = ("./...",)  # as the go command sees them from `cwd`
+    compiled: tuple[EscapeFact, ...] = ()  # every escape the compiler printed for the packages
 
     def close(self) -> None:
         """End the oracle process (propose() does so itself); it starts again if asked again."""
@@ -55,7 +58,10 @@ def _left_out(path: Path, src: SourceFile | None, include_generated: bool) -> bo
 def load(tc: Toolchain, patterns: Sequence[str], cwd: Path, *, include_generated: bool = False) -> Session:
     """Compile the packages once with escape diagnostics; the packages must build as they are."""
     cwd, patterns = resolve_patterns(patterns, cwd)
-    packages = list_packages(tc, patterns, cwd)
+    # A folder with only tests is not compiled for escapes (as `go build ./...` skips it); its tests still count.
+    packages = [p for p in list_packages(tc, patterns, cwd) if not p.test_only]
+    if not packages:
+        raise PackageLoadError(f"no package of {' '.join(patterns)} has non-test Go files to compile", path=cwd)
     out = tc.run(["build", GCFLAGS, "-o", os.devnull, *[p.import_path for p in packages]], cwd)
     if out.returncode != 0:
         _raise_build_failure(out.stderr, cwd)
@@ -76,12 +82,13 @@ def load(tc: Toolchain, patterns: Sequence[str], cwd: Path, *, include_generated
     ]
     # go prints packages in the order their compiles finish: sort for reports that do not wobble.
     kept.sort(key=lambda f: (f.package, str(f.path).startswith("<"), str(f.path), f.line, f.column))
-    return Session(tc, cwd, tuple(packages), tuple(kept), sources, Oracle(tc, cwd, [p.import_path for p in packages]))
+    oracle = Oracle(tc, cwd, [p.import_path for p in packages])
+    compiled = tuple(f for f in facts if f.kind.allocates)
+    return Session(tc, cwd, tuple(packages), tuple(kept), sources, oracle, tuple(patterns), compiled)
 
 
 def _raise_build_failure(stderr: str, cwd: Path) -> None:
-    errors = [ln for ln in stderr.splitlines() if ln and not ln.startswith("#")]
-    first = errors[0] if errors else stderr.strip()
+    first = first_error_line(stderr) or stderr.strip()
     where = first.split(": ", 1)[0] if ": " in first else str(cwd)
     if "syntax error" in first or "expected" in first:
         raise SyntaxProblem(
@@ -209,6 +216,25 @@ class Outcome:
     after: tuple[EscapeFact, ...]
 
 
+def verifier_for(
+    session: Session, level: str, progress: Callable[[str], None] = lambda _msg: None, *, measure: bool = True
+) -> Verifier:
+    """A Verifier over the session's packages, judged against every escape the compiler printed for them."""
+    baseline = list(session.compiled)
+    return Verifier(
+        session.tc,
+        session.cwd,
+        session.by_path,
+        session.sources,
+        baseline,
+        session.oracle,
+        session.patterns,
+        level=level,
+        progress=progress,
+        measure=measure,
+    )
+
+
 def verify(
     session: Session,
     proposals: Sequence[Proposal | Skip],
@@ -218,16 +244,7 @@ def verify(
     measure: bool = True,
 ) -> Outcome:
     before = [f for f in session.facts if f.kind.allocates]
-    verifier = Verifier(
-        session.tc,
-        session.cwd,
-        session.by_path,
-        session.sources,
-        before,
-        level=level,
-        progress=progress,
-        measure=measure,
-    )
+    verifier = verifier_for(session, level, progress, measure=measure)
     try:
         results: list[Result] = [Skipped(p) for p in proposals if isinstance(p, Skip)]
         results += verifier.verify([p for p in proposals if isinstance(p, Proposal)])
@@ -240,6 +257,7 @@ def verify(
         return Outcome(tuple(results), tuple(before), tuple(after))
     finally:
         verifier.close()
+        session.oracle.close()
 
 
 def final_contents(session: Session, results: Sequence[Result]) -> dict[Path, tuple[bytes, bytes]]:

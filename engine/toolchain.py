@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +118,9 @@ class Package:
     module_dir: Path | None
     go_line: str  # the module's go.mod `go` line, or the toolchain's language version for std
     imports: tuple[str, ...] = field(default=())
+    # Only _test.go files build here (a wildcard matched it): never compiled for escapes, but its
+    # tests run when verifying, as `go build ./...` skips it and `go test ./...` does not.
+    test_only: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -132,7 +135,11 @@ class Package:
         return bool(self.test_files)
 
 
-_LIST_FIELDS = "ImportPath,Dir,Name,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,Module,Standard,Error,Imports"
+_LIST_FIELDS = (
+    "ImportPath,Dir,Name,GoFiles,CgoFiles,TestGoFiles,XTestGoFiles,IgnoredGoFiles,Module,Standard,Error,Imports,Match"
+)
+# Patterns the go command expands (cmd/go's search.IsMetaPackage, plus any `...`).
+_META_PATTERNS = frozenset({"all", "std", "cmd", "tool"})
 
 
 def language_version(version: str) -> str:
@@ -205,7 +212,13 @@ def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str
 
 
 def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Package]:
-    """List the packages that resolved patterns name, run from `cwd` (see resolve_patterns)."""
+    """List the packages that resolved patterns name, run from `cwd` (see resolve_patterns).
+
+    As the go command reads `./...`: a package a wildcard matched that has only _test.go files
+    comes back with `test_only` set, and one where nothing builds at all is left out. Named
+    explicitly, either is a PackageLoadError, as are go list's own errors for a package with
+    nothing to build.
+    """
     out = tc.run(["list", "-e", f"-json={_LIST_FIELDS}", *patterns], cwd)
     if out.returncode != 0 and not out.stdout.strip():
         raise PackageLoadError(
@@ -214,15 +227,21 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
     lang = language_version(tc.version)
     packages: list[Package] = []
     for raw in _decode_stream(out.stdout):
-        error = raw.get("Error")
-        if isinstance(error, dict) and not raw.get("GoFiles"):
-            raise PackageLoadError(
-                str(error.get("Err", "cannot load package")).splitlines()[0], path=str(raw.get("ImportPath"))
-            )
         directory = Path(str(raw.get("Dir", "")))
         module = raw.get("Module") if isinstance(raw.get("Module"), dict) else None
         go_files = [*_strs(raw.get("GoFiles")), *_strs(raw.get("CgoFiles"))]
         tests = [*_strs(raw.get("TestGoFiles")), *_strs(raw.get("XTestGoFiles"))]
+        if not go_files:
+            # The go command builds nothing here. Under a wildcard that is no error to it
+            # (`go build ./...` skips the folder, `go test ./...` runs its tests); named, it is.
+            error = _load_error(raw)
+            no_go = _no_go_message(raw)
+            if error and error != no_go:
+                raise PackageLoadError(error, path=str(raw.get("ImportPath")))
+            if not _by_wildcard(raw, patterns):
+                raise PackageLoadError(error or no_go, path=str(raw.get("ImportPath")))
+            if not tests:
+                continue
         packages.append(
             Package(
                 import_path=str(raw["ImportPath"]),
@@ -235,6 +254,7 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
                 module_dir=Path(str(module["Dir"])) if isinstance(module, dict) and module.get("Dir") else None,
                 go_line=str(module.get("GoVersion", "") or lang) if isinstance(module, dict) else lang,
                 imports=tuple(_strs(raw.get("Imports"))),
+                test_only=not go_files,
             )
         )
     if not packages:
@@ -244,6 +264,37 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
 
 def _strs(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _load_error(raw: dict[str, object]) -> str:
+    """go list's Error for a package as one line: its position (when it has one) and first line."""
+    error = raw.get("Error")
+    if not isinstance(error, dict):
+        return ""
+    text = str(error.get("Err") or "cannot load package").splitlines()[0]
+    pos = str(error.get("Pos") or "")
+    return f"{pos}: {text}" if pos else text
+
+
+def _no_go_message(raw: dict[str, object]) -> str:
+    """What the go command says of a package with no non-test file to build (cmd/go's NoGoError)."""
+    directory = str(raw.get("Dir", ""))
+    if raw.get("IgnoredGoFiles"):
+        return f"build constraints exclude all Go files in {directory}"
+    if raw.get("TestGoFiles") or raw.get("XTestGoFiles"):
+        return f"no non-test Go files in {directory}"
+    return f"no Go files in {directory}"
+
+
+def _is_wildcard(pattern: str) -> bool:
+    return "..." in pattern or pattern in _META_PATTERNS
+
+
+def _by_wildcard(raw: dict[str, object], patterns: Sequence[str]) -> bool:
+    """Whether only wildcard patterns matched this package, none naming it."""
+    # Match lists the command-line patterns that matched this package.
+    matched = _strs(raw.get("Match")) if "Match" in raw else list(patterns)
+    return bool(matched) and all(_is_wildcard(p) for p in matched)
 
 
 def importers(tc: Toolchain, packages: Sequence[Package]) -> list[str]:
@@ -258,3 +309,82 @@ def importers(tc: Toolchain, packages: Sequence[Package]) -> list[str]:
             if name not in wanted and wanted.intersection(imports):
                 found.add(name)
     return sorted(found)
+
+
+def dependents_with_tests(tc: Toolchain, cwd: Path, patterns: Sequence[str], changed: Iterable[str]) -> list[str]:
+    """Packages the patterns match whose test binaries depend, at any depth, on a `changed` one.
+
+    A changed package with tests is one of them. Test-only packages count; packages without
+    tests do not (they have no test binary). Patterns as resolve_patterns gives them.
+    """
+    out = tc.run(["list", "-e", "-test", "-json=ImportPath,Deps,ForTest,Match", *patterns], cwd)
+    if out.returncode != 0 and not out.stdout.strip():
+        raise PackageLoadError(
+            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list -test failed", path=cwd
+        )
+    entries = _decode_stream(out.stdout)
+    # The patterns' own packages carry Match; their test variants (`p [p.test]`) carry ForTest too,
+    # and the generated test mains (`p.test`) neither.
+    matched = {str(e["ImportPath"]) for e in entries if e.get("Match") and not e.get("ForTest")}
+    wanted = set(changed)
+    found: set[str] = set()
+    for entry in entries:
+        name = str(entry["ImportPath"])
+        package = name.removesuffix(".test")
+        if entry.get("Match") or entry.get("ForTest") or package == name or package not in matched:
+            continue
+        deps = {dep.split(" [", 1)[0] for dep in _strs(entry.get("Deps"))}
+        if package in wanted or deps & wanted:
+            found.add(package)
+    return sorted(found)
+
+
+# What -gcflags=-m/-m=2 prints about inlining, escapes and devirtualization, as opposed to errors
+# (the messages of cmd/compile/internal/{escape,inline,devirtualize}). Their continuation lines
+# (`flow:`, `from ...`) are indented after the position.
+_DIAGNOSTICS = (
+    r"^can inline ",
+    r"^cannot inline ",
+    r"^inlining call to ",
+    r"^leaking param( content)?: ",
+    r"^parameter \S+ leaks to ",
+    r"^moved to heap: ",
+    r"^(mutates|calls) param: ",
+    r"^(partially )?devirtualizing ",
+    r"^cannot devirtualize ",
+    r"^assuming \S+ is unsafe uintptr",
+    r"^marking \S+ as escaping (\.\.\.)?uintptr",
+    r"^index bounds check elided",
+    r"^zero-copy string->\[\]byte conversion",
+    r"^(stack|heap) closure, captured vars",
+    r"^closure converted to global",
+    r"^append: len-only update",
+    r"^tail call emitted",
+    r"^type assertion (not )?inlined",
+    r"escapes to heap\b",
+    r"does not escape\b",
+    r" capturing by (value|ref): ",  # after a function name, which may hold spaces (shape types)
+    r" ignoring self-assignment in ",
+)
+_NOT_AN_ERROR = re.compile("|".join(_DIAGNOSTICS))
+_POSITION = re.compile(r"^(?:.+?:\d+(?::\d+)?|<unknown line number>): (.*)$")
+# The go command's progress and warnings, which precede errors without being one.
+_GO_CHATTER = ("go: downloading ", "go: finding ", "go: extracting ", "go: warning: ")
+
+
+def first_error_line(stderr: str) -> str:
+    """The first line of a `go build -gcflags=-m=2` stderr that is an error, or "" if none is.
+
+    Skipped: `# pkg` headers, indented continuation lines, the go command's progress, and the
+    compiler's inlining and escape-analysis diagnostics, which other packages of the same build
+    print before (or between) the errors.
+    """
+    for line in stderr.splitlines():
+        if not line.strip() or line.startswith(("#", " ", "\t", *_GO_CHATTER)):
+            continue
+        at = _POSITION.match(line)
+        message = at.group(1) if at else line
+        if message.startswith((" ", "\t")) or _NOT_AN_ERROR.search(message):
+            continue
+        return line.rstrip()
+    return ""

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from goescape.engine.codemod import Codemod, Edit, Match, Options, Pass, Pattern, Proposal, load_codemods
+from goescape.engine.judge import outer_function
 from goescape.engine.results import Rejected, Skipped, Stage, Verified
 from goescape.engine.runner import load, propose, verify
 from goescape.engine.toolchain import Toolchain
-from goescape.engine.verify import outer_function
 
 from .conftest import go, write_tree
 

@@ -11,8 +11,8 @@ import pytest
 
 from goescape.engine import txtar
 from goescape.engine.cli import main
+from goescape.engine.judge import line_map
 from goescape.engine.toolchain import Toolchain
-from goescape.engine.verify import line_map
 
 from .conftest import ROOT, go, write_tree
 

@@ -21,7 +21,7 @@ from goescape.engine.edits import apply_edits, render_file
 from goescape.engine.errors import GoescapeError
 from goescape.engine.results import Rejected, Verified
 from goescape.engine.review import Review, review
-from goescape.engine.runner import Session, load, propose, verify
+from goescape.engine.runner import Session, load, propose, verifier_for, verify
 from goescape.engine.toolchain import Toolchain
 from goescape.engine.verify import Verifier
 
@@ -76,7 +76,7 @@ class Run:
 def fresh_verifier(examples: Examples) -> Iterator[Verifier]:
     """A verifier per test: it caches renders by proposal id, and edited proposals come and go."""
     s = examples.session
-    verifier = Verifier(s.tc, s.cwd, s.by_path, s.sources, [f for f in s.facts if f.kind.allocates], level="build")
+    verifier = verifier_for(s, "build")
     verifier.measure = False
     yield verifier
     verifier.close()

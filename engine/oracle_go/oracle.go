@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/constant"
 	"go/importer"
 	"go/parser"
@@ -27,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -202,6 +204,19 @@ func (o *oracle) handle(req map[string]any) (any, error) {
 		return o.lookupName(str(req, "file"), num(req, "offset"), str(req, "name"))
 	case "names":
 		return names(o.fset, str(req, "dir"))
+	case "targets":
+		var dirs []string
+		for _, d := range req["dirs"].([]any) {
+			dirs = append(dirs, d.(string))
+		}
+		var platforms [][2]string
+		for _, p := range req["platforms"].([]any) {
+			pair := p.([]any)
+			platforms = append(platforms, [2]string{pair[0].(string), pair[1].(string)})
+		}
+		host := req["host"].([]any)
+		hostCgo, _ := req["host_cgo"].(bool)
+		return targets(dirs, platforms, [2]string{host[0].(string), host[1].(string)}, hostCgo)
 	case "check":
 		u, err := o.unitOf(str(req, "file"))
 		if err != nil {
@@ -1301,4 +1316,111 @@ func names(fset *token.FileSet, dir string) (any, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// targets chooses the fewest platforms whose builds together compile every .go file of dirs (tests
+// included): the host first, then greedily the platform compiling most files not yet compiled (ties
+// go to the earlier platform). Whether a platform compiles a file is go/build's own answer
+// (Context.MatchFile: file name suffixes, //go:build lines, unix, release and tool tags), and a file
+// importing "C" needs cgo, which only the host has (hostCgo): other platforms are built with
+// CGO_ENABLED=0. No package is loaded.
+func targets(dirs []string, platforms [][2]string, host [2]string, hostCgo bool) (any, error) {
+	var files []string
+	cgo := map[string]bool{} // file → it imports "C"
+	fset := token.NewFileSet()
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			files = append(files, path)
+			// A file that does not parse is still matched by name and constraints; the build reports it.
+			if f, _ := parser.ParseFile(fset, path, nil, parser.ImportsOnly); f != nil {
+				for _, imp := range f.Imports {
+					if imp.Path.Value == `"C"` {
+						cgo[path] = true
+					}
+				}
+			}
+		}
+	}
+	compiles := func(p [2]string) (map[string]bool, error) {
+		ctxt := build.Default
+		ctxt.GOOS, ctxt.GOARCH = p[0], p[1]
+		ctxt.CgoEnabled = p == host && hostCgo
+		// Tool tags name GOEXPERIMENTs and this binary's architecture levels (amd64.v1, ...); another
+		// architecture's levels are unknown here, so its files constrained by them match nothing.
+		ctxt.ToolTags = nil
+		for _, tag := range build.Default.ToolTags {
+			if arch, _, _ := strings.Cut(tag, "."); arch != runtime.GOARCH || p[1] == runtime.GOARCH {
+				ctxt.ToolTags = append(ctxt.ToolTags, tag)
+			}
+		}
+		set := map[string]bool{}
+		for _, f := range files {
+			ok, err := ctxt.MatchFile(filepath.Dir(f), filepath.Base(f))
+			if err != nil {
+				return nil, err
+			}
+			if ok && (ctxt.CgoEnabled || !cgo[f]) {
+				set[f] = true
+			}
+		}
+		return set, nil
+	}
+	var candidates []map[string]bool
+	for _, p := range platforms {
+		set, err := compiles(p)
+		if err != nil {
+			return nil, err
+		}
+		candidates = append(candidates, set)
+	}
+	covered := map[string]bool{}
+	var chosen []map[string]any
+	pick := func(p [2]string, set map[string]bool) {
+		adds := []string{}
+		for _, f := range files {
+			if set[f] && !covered[f] {
+				adds = append(adds, f)
+				covered[f] = true
+			}
+		}
+		chosen = append(chosen, map[string]any{"goos": p[0], "goarch": p[1], "cgo": p == host && hostCgo, "adds": adds})
+	}
+	hostSet, err := compiles(host)
+	if err != nil {
+		return nil, err
+	}
+	pick(host, hostSet)
+	for {
+		best, most := -1, 0
+		for i, set := range candidates {
+			n := 0
+			for f := range set {
+				if !covered[f] {
+					n++
+				}
+			}
+			if n > most {
+				best, most = i, n
+			}
+		}
+		if best < 0 {
+			break
+		}
+		pick(platforms[best], candidates[best])
+	}
+	never := []string{}
+	for _, f := range files {
+		if !covered[f] {
+			never = append(never, f)
+		}
+	}
+	return map[string]any{"targets": chosen, "never": never}, nil
 }

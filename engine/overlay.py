@@ -1,0 +1,94 @@
+"""The go command over rewritten files, through `-overlay`: the user's tree is never written.
+
+Each run gets a folder of its own under one temporary directory holding the rewritten copies and
+the overlay file (the go command's `{"Replace": {path: copy}}`); the go command reads the copies
+in place of the originals and names the originals in its messages, except where a tool echoes a
+copy's path, which `unmap` turns back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goescape.engine.toolchain import Toolchain
+
+
+@dataclass
+class GoRun:
+    """One go command's verdict: whether it exited 0, and its stdout and stderr with user paths."""
+
+    ok: bool
+    output: str
+
+
+def write_overlay(folder: Path, files: Mapping[Path, bytes]) -> tuple[Path, dict[str, Path]]:
+    """An `-overlay` file replacing (or adding) each path with a copy in `folder`, and copy → path."""
+    replace: dict[str, str] = {}
+    names: dict[str, Path] = {}
+    for i, (path, data) in enumerate(sorted(files.items())):
+        copy = folder / f"{i}_{path.name}"
+        copy.write_bytes(data)
+        replace[str(path)] = str(copy)
+        names[str(copy)] = path
+    overlay = folder / "overlay.json"
+    overlay.write_text(json.dumps({"Replace": replace}))
+    return overlay, names
+
+
+def unmap(text: str, names: Mapping[str, Path]) -> str:
+    """`text` with every overlay copy's path (absolute, or relative as vet prints it) as the user's path."""
+    for copy, original in names.items():
+        text = text.replace(copy, str(original))
+        text = re.sub(r"\S*" + re.escape(Path(copy).name) + r"\b", str(original), text)
+    return text
+
+
+@dataclass
+class Overlay:
+    """Runs of the go command in `cwd` with rewritten files laid over the user's; `close()` removes the copies."""
+
+    tc: Toolchain
+    cwd: Path
+    _tmp: tempfile.TemporaryDirectory[str] = field(
+        default_factory=lambda: tempfile.TemporaryDirectory(prefix="goescape-overlay-")
+    )
+    _runs: int = 0
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def folder(self) -> Path:
+        """A fresh empty folder of this overlay's temporary directory (for copies, profiles, binaries)."""
+        self._runs += 1
+        path = Path(self._tmp.name) / f"run{self._runs}"
+        path.mkdir()
+        return path
+
+    def go(
+        self,
+        verb: Sequence[str],
+        files: Mapping[Path, bytes],
+        packages: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> GoRun:
+        """`go <verb> -overlay=... <packages>` with `files` replacing the originals (none: no overlay).
+
+        `env` adds variables (GOOS, GOARCH, CGO_ENABLED for another platform's build).
+        """
+        names: dict[str, Path] = {}
+        args = list(verb)
+        if files:
+            overlay, names = write_overlay(self.folder(), files)
+            args.append(f"-overlay={overlay}")
+        tc = (
+            self.tc if not env else Toolchain(self.tc.go, self.tc.version, self.tc.goroot, (*self.tc.env, *env.items()))
+        )
+        out = tc.run([*args, *packages], self.cwd, timeout=timeout)
+        return GoRun(out.returncode == 0, unmap(out.stdout + out.stderr, names))
