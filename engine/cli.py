@@ -132,7 +132,12 @@ def scan_cmd(
 @click.option("--size-limit", type=int, default=128, show_default=True, help="return-value: largest struct, in bytes.")
 @click.option("--allow-api-change", is_flag=True, help="Also change exported functions' signatures.")
 @click.option("--colour/--no-colour", "use_colour", default=None, help="Colour the diff (default: on a terminal).")
-@click.option("--measure/--no-measure", default=True, show_default=True, help="Measure allocs/op of each rewrite.")
+@click.option(
+    "--measure/--no-measure",
+    default=True,
+    show_default=True,
+    help="Measure allocations with the code's own tests and benchmarks.",
+)
 @click.option("--all-patterns", is_flag=True, help="Also try patterns calibrated to save nothing on this toolchain.")
 @click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
 @click.option("--interactive", "-i", is_flag=True, help="Review each verified rewrite; the accepted ones are written.")

@@ -193,16 +193,17 @@ class Measurer:
             reached = [p for p in proposals if executions.get(p, 0) > 0]
             if not reached:
                 continue
-            profiles = [self._profile(package, side) for side in ({}, files)]
-            if any(isinstance(x, str) for x in profiles):
-                failures.append(next(x for x in profiles if isinstance(x, str)))
+            before, after = self._profile(package, {}), self._profile(package, files)
+            if isinstance(before, str) or isinstance(after, str):
+                failures.append(before if isinstance(before, str) else str(after))
                 continue
+            profiles = (before, after)
             for p in reached:
                 runs[p] += executions[p]
                 reached_by[p].append(package)
                 for side, samples in enumerate(profiles):
                     spans = targets[p].before if side == 0 else targets[p].after
-                    hits = [s for s in samples if _through(s, spans)]  # type: ignore[union-attr]
+                    hits = [s for s in samples if _through(s, spans)]
                     counts[p][side] += sum(s.count for s in hits)
                     if side == 0:
                         names[p] += [n for s in hits for n in _runners(s)]
@@ -212,7 +213,7 @@ class Measurer:
         for p in proposals:
             where = f"{p.path.name}:{p.line}"
             if not runs[p]:
-                why = failures[0] if failures else self._no_test_text(where)
+                why = failures[0] if failures else self._no_test_text(p)
                 out[p] = why
                 continue
             by = ", ".join(names[p][:3]) + (" …" if len(names[p]) > 3 else "") or "the tests of " + p.package
@@ -221,11 +222,11 @@ class Measurer:
             out[p] = benches.get(p, measured)
         return out
 
-    def _no_test_text(self, where: str) -> str:
-        tested = list(self.test_packages)
-        if not tested:
-            return f"no test or benchmark runs {where}: the changed packages and their importers have no tests"
-        return f"no test or benchmark of {', '.join(tested[:3])}{' …' if len(tested) > 3 else ''} runs {where}"
+    def _no_test_text(self, p: Proposal) -> str:
+        where = f"{p.path.name}:{p.line}"
+        if not self.test_packages:
+            return f"no test or benchmark runs {where}: neither {p.package} nor a package importing it has tests"
+        return f"no test or benchmark that depends on {p.package} runs {where}"
 
     def _coverage(
         self, package: str, proposals: Sequence[Proposal], targets: Mapping[Proposal, _Target]

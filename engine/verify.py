@@ -9,6 +9,7 @@ proposals are one; of overlapping ones the one that saves more wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,7 @@ class Verifier:
         outcome = self._go(verb, proposals, packages, **env)
         if outcome.ok:
             return outcome
-        key = (*verb, *sorted(env.items()), *packages)  # type: ignore[arg-type]
+        key = (*verb, *(f"{k}={v}" for k, v in sorted(env.items())), *packages)
         if key not in self._baseline_vet:
             base = self.overlay.go(verb, {}, packages, env=env or None)
             self._baseline_vet[key] = vet_findings(base.output)
@@ -289,8 +290,6 @@ class Verifier:
         function inlined there); one that a proposal declares expected (`allowed_new`) is explained;
         the rest are found by compiling the suspects alone.
         """
-        import re
-
         removed, added = self._compare(self.build(alive))
         touched = {p: self._touched_functions(p) for p in alive}
         blamed: dict[Proposal, EscapeFact] = {}

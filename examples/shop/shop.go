@@ -4,6 +4,7 @@ package shop
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -14,8 +15,12 @@ type item struct {
 }
 
 // newItem returns a pointer to a local: the item is moved to the heap (return-value fixes it).
+// It trims the name and clamps the price, too much for the inliner, so each call allocates.
 func newItem(sku int, name string, price int) *item {
-	it := item{SKU: sku, Name: name, Price: price}
+	it := item{SKU: sku, Name: strings.TrimSpace(name), Price: max(price, 0)}
+	if it.Name == "" {
+		it.Name = fmt.Sprintf("item %d", sku)
+	}
 	return &it
 }
 
