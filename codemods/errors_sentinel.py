@@ -6,8 +6,9 @@ message into errors.New, so that allocates just the same. `var errEmptyKey = err
 key")` allocates once at init; the function then returns it for free. The name is made of the
 message's content words ("title must not be empty" is errTitleEmpty), never one taken by any file
 of the package directory, whatever its build constraints, nor one added elsewhere in the same run.
-An unexported sentinel with the same message that nothing compares is reused. The new var goes
-just above the function that uses it (above its doc comment).
+An unexported sentinel with the same message that nothing compares is reused. Every function of the
+package that makes the same message shares one sentinel, in one rewrite, so one run is enough; the
+new var goes just above the first of them (above its doc comment).
 Identity is the one behaviour that changes: two results used to be different errors and are now
 the same one. go/types follows every result through variables, fields and callers in every package
 of the module, tests included; where two of them could be told apart (`==` between them, a map
@@ -21,7 +22,10 @@ After:   var errEmptyKey = errors.New("empty key"); func get(k string) error { .
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.facts import EscapeFact
@@ -45,6 +49,7 @@ _MODALS = {"must", "should", "can", "may", "could", "would", "will", "shall"}
 _PREPOSITIONS = {"in", "to", "of", "for", "with", "on", "at", "by", "from", "into"}
 _PUNCTUATION = {"[": "Bracket", "]": "Bracket", "{": "Brace", "}": "Brace", "(": "Paren", ")": "Paren"}
 _PUNCTUATION |= {'"': "Quote", ",": "Comma", ":": "Colon", ";": "Semicolon", "=": "Equals"}
+_QUALIFIED = {"selector_expression": "operand", "qualified_type": "package"}
 
 
 def _message(pass_: Pass, src: SourceFile, call: Node) -> str | None:
@@ -100,70 +105,109 @@ def _reusable(pass_: Pass) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _first_made(pass_: Pass) -> dict[str, tuple[SourceFile, Node, Node]]:
-    """Message → (file, function, call) of the package's first function that makes an error of it."""
-    first: dict[str, tuple[SourceFile, Node, Node]] = {}
+@dataclass(frozen=True)
+class _Site:
+    """A call that makes an error of a constant message, and why it may not use a sentinel ("" if it may)."""
+
+    src: SourceFile
+    fn: Node
+    call: Node
+    message: str
+    facts: tuple[EscapeFact, ...]
+    why: str = ""
+
+    @property
+    def function(self) -> tuple[Path, int]:
+        return self.src.path, self.fn.start_byte
+
+    @property
+    def qualifier(self) -> str:
+        return self.src.text(self.call).split(".", 1)[0]
+
+
+def _sites(pass_: Pass) -> list[_Site]:
+    """Every call of the package that makes an escaping error of a constant message, each checked alone."""
+    sentinels, sites = pass_.once(_reusable), list[_Site]()
     for src in pass_.files(tests=False):
-        for decl in (d for d in src.root.named_children if d.type in FUNCTION_TYPES[:2]):
-            for node in walk(decl):
-                if node.type == "call_expression" and (message := _message(pass_, src, node)) is not None:
-                    first.setdefault(message, (src, decl, node))
-    return first
+        for fn in (d for d in src.root.named_children if d.type in FUNCTION_TYPES[:2]):
+            problem = pass_.import_problem(src, fn, "errors")
+            for call in (n for n in walk(fn) if n.type == "call_expression"):
+                if not (facts := _errors(pass_, src, call)) or (message := _message(pass_, src, call)) is None:
+                    continue
+                why = "generated file (Code generated ... DO NOT EDIT)" if src.generated else problem
+                if not why and src.text(call).startswith("fmt.") and _PERCENT.search(message):
+                    why = "the message holds a %, which Errorf would format"
+                why = why or sentinels.get(message, ("", ""))[1]
+                if not why and (compared := pass_.identity_uses_of_value(src, call)):
+                    places = "; ".join(u.describe() for u in compared[:2])
+                    why = f"results may be told apart by identity at {places}; one shared error would make them equal"
+                sites.append(_Site(src, fn, call, message, tuple(facts), why))
+    return sites
+
+
+def _plan(pass_: Pass) -> tuple[list[_Site], dict[str, tuple[str, _Site]]]:
+    """The sites, and message → (its sentinel, its first site that passed the checks): the sites of one
+    message share one sentinel, declared above the first one's function, in one proposal."""
+    sites, sentinels, plan = _sites(pass_), pass_.once(_reusable), dict[str, tuple[str, _Site]]()
+    for message in dict.fromkeys(s.message for s in sites if not s.why):
+        users = [s for s in sites if s.message == message and not s.why]
+        fns = {u.function: u for u in users}.values()
+        spelled = {u.src.text(n) for u in fns for n in walk(u.fn) if n.type == "identifier"}
+        name = sentinels[message][0] if message in sentinels else None
+        if name := name or pass_.new_name(_names(message, pass_.package.name), spelled):
+            plan[message] = (name, users[0])
+    # A proposal drops the imports its edits leave unused in its own file only: a site in another
+    # file whose rewrite would leave it no use of errors (or fmt) waits for a run where it comes first.
+    rewritten = Counter((s.src.path, s.qualifier) for s in sites if not s.why and s.message in plan)
+    for i, s in enumerate(sites):
+        if not s.why and s.message not in plan:
+            why = f"every name made of the words of {s.message} is taken in this package already"
+            sites[i] = replace(s, why=why)
+        elif s.why or (home := plan[s.message][1].src.path) == s.src.path:
+            continue
+        elif rewritten[s.src.path, s.qualifier] == _uses(s.src, s.qualifier):
+            why = f"{s.src.path.name} would no longer use {s.qualifier}, and only {home.name}'s imports change"
+            sites[i] = replace(s, why=why)
+    return sites, plan
 
 
 def propose(match: Match, pass_: Pass) -> None:
     src, fn = match.src, match.one("func")
-    if fn is None or src.path.name.endswith("_test.go"):
+    if fn is None:
         return
-    calls = [(n, f) for n in walk(fn) if n.type == "call_expression" and (f := _errors(pass_, src, n))]
-    escapes = [(n, m, f) for n, f in calls if (m := _message(pass_, src, n)) is not None]
-    if not escapes:
-        return
-    if problem := pass_.import_problem(src, fn, "errors"):
-        return pass_.skip(src, escapes[0][0], problem, [f for *_, facts in escapes for f in facts])
-    sentinels, first = pass_.once(_reusable), pass_.once(_first_made)  # package-wide, built once
-    locals_ = {src.text(n) for n in walk(fn) if n.type == "identifier"}
-    new, edits, targets = dict[str, str](), list[Edit](), list[EscapeFact]()
-    for call, message, facts in escapes:
-        reused, why = sentinels.get(message, ("", ""))
-        home, decl, made = first[message]
-        if src.text(call).startswith("fmt.") and _PERCENT.search(message):
-            why = "the message holds a %, which Errorf would format"
-        elif not reused and (home.path, decl.start_byte) != (src.path, fn.start_byte):
-            where = f"{home.path.name}:{home.line_of(made.start_byte)}"
-            why = f"{message} is made first at {where}, whose sentinel a later run will share"
-        elif compared := pass_.identity_uses_of_value(src, call):
-            places = "; ".join(u.describe() for u in compared[:2])
-            why = f"results may be told apart by identity at {places}; one shared error would make them equal"
-        name = "" if why else reused or new.get(message) or pass_.new_name(_names(message, pass_.package.name), locals_)
-        if not why and not name:
-            why = f"every name made of the words of {message} is taken in this package already"
-        if why or not name:
-            pass_.skip(src, call, why, facts)
-            continue
-        if not reused:
-            new[message] = name
-        edits.append(Edit.replace(src, call, name))
-        targets += facts
-    if not edits:
+    sites, plan = pass_.once(_plan)
+    for site in (s for s in sites if s.why and s.function == (src.path, fn.start_byte)):
+        pass_.skip(site.src, site.call, site.why, site.facts)
+    mine = [message for message, (_, home) in plan.items() if home.function == (src.path, fn.start_byte)]
+    group = [s for s in sites if not s.why and s.message in mine]
+    if not group:
         return
     start = fn
     while (prev := start.prev_named_sibling) is not None and prev.type == "comment" and _own_lines(src, prev, start):
         start = prev
-    specs = [f"{name} = errors.New({message})" for message, name in new.items()]
-    text = f"var {specs[0]}\n\n" if len(specs) == 1 else "var (\n" + "".join(f"\t{s}\n" for s in specs) + ")\n\n"
+    new = [f"{plan[m][0]} = errors.New({m})" for m in mine if m not in pass_.once(_reusable)]
+    text = f"var {new[0]}\n\n" if len(new) == 1 else "var (\n" + "".join(f"\t{s}\n" for s in new) + ")\n\n"
+    edits = [Edit.insert(src, start.start_byte, text)] if new else []
+    edits += [Edit.replace(s.src, s.call, plan[s.message][0]) for s in group]
+    rationale = "a package-level sentinel allocates its error once at init instead of on every call"
+    if others := [s for s in group if s.function != group[0].function]:
+        places = (
+            f"{pass_.function_name(s.src, s.call)} at {s.src.path.name}:{s.src.line_of(s.call.start_byte)}"
+            for s in others
+        )
+        rationale += f"; shared with {', '.join(places)}"
     seen = "no package of the module tells its results apart by identity (go/types followed every use)"
     if not (pass_.package.is_main or pass_.package.is_internal):
         seen += "; code outside the module that imports this package is not seen"
     pass_.report(
         src,
-        escapes[0][0] if not targets else next(c for c, *_ in escapes if c.start_byte == edits[0].start),
-        [*((Edit.insert(src, start.start_byte, text),) if specs else ()), *edits],
-        targets=targets,
-        rationale="a package-level sentinel allocates its error once at init instead of on every call",
+        group[0].call,
+        edits,
+        targets=[f for s in group for f in s.facts],
+        rationale=rationale,
         pattern="sentinel",
         proven=seen,
-        add_imports=["errors"] if specs else [],
+        add_imports=["errors"] if new else [],
         drop_imports=["errors", "fmt"],
     )
 
@@ -177,3 +221,9 @@ def _own_lines(src: SourceFile, comment: Node, below: Node) -> bool:
     line_start = src.data.rfind(b"\n", 0, comment.start_byte) + 1
     alone = not src.data[line_start : comment.start_byte].strip()
     return alone and src.line_of(comment.end_byte) >= src.line_of(below.start_byte) - 1
+
+
+def _uses(src: SourceFile, package: str) -> int:
+    """How many times a file names a package as a qualifier: `errors` in `errors.New`, `fmt` in `fmt.Stringer`."""
+    parts = (n.child_by_field_name(_QUALIFIED[n.type]) for n in walk(src.root) if n.type in _QUALIFIED)
+    return sum(1 for part in parts if part is not None and src.text(part) == package)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from goescape.engine.codemod import Proposal
 from goescape.engine.facts import EscapeFact
+from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at
+from goescape.engine.results import Rejected, Stage
 
 T = TypeVar("T")
 Ident = tuple[str, str, str, str, str]
@@ -47,6 +50,22 @@ def line_map(old: bytes, new: bytes) -> dict[int, tuple[int, bool]]:
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             mapping.update({j1 + k + 1: (i1 + k + 1, tag == "equal") for k in range(j2 - j1)})
     return mapping
+
+
+def original_positions(
+    facts: Sequence[EscapeFact], old: Mapping[Path, bytes], new: Mapping[Path, bytes]
+) -> list[tuple[int, int]]:
+    """Each fact's (line, column) in the file before the edit: -1 for a line the edit made, or
+    for the column of a line it rewrote one for one (Outcome.where)."""
+    maps = {path: line_map(old[path], data) for path, data in new.items()}
+    where = []
+    for f in facts:
+        if f.path not in maps:
+            where.append((f.line, f.column))
+            continue
+        line, same = maps[f.path].get(f.line, (-1, False))
+        where.append((line, f.column if same else -1))
+    return where
 
 
 def same_fact(a: EscapeFact, b: EscapeFact) -> bool:
@@ -140,6 +159,80 @@ def bisect(
                 bad.append((p, "conflicts with another rewrite: " + trial.output))
         good = kept
     return good, bad
+
+
+def judge_escapes(
+    alive: list[Proposal],
+    removed: Sequence[EscapeFact],
+    added: Sequence[EscapeFact],
+    sources: Mapping[Path, SourceFile],
+    alone: Callable[[Proposal], Sequence[EscapeFact]],
+) -> tuple[list[Proposal], list[Rejected]]:
+    """Each targeted escape must be gone and no escape may be added.
+
+    An added escape is pinned on the one proposal that edited the function it appears in (or a
+    function inlined there); one that a proposal declares expected (`allowed_new`) is explained;
+    the rest are found by compiling the suspects alone.
+    """
+    touched = {p: touched_functions(p, sources) for p in alive}
+    blamed: dict[Proposal, EscapeFact] = {}
+    unpinned: list[tuple[EscapeFact, list[Proposal]]] = []
+    for fact in added:
+        owners = [
+            p
+            for p in alive
+            if (str(fact.path), outer_function(fact.function)) in touched[p]
+            or {name for _, name in touched[p]} & {_unqualified(n) for n in fact.inlined}
+        ]
+        if any(re.search(rx, fact.expr) for p in owners for rx in p.allowed_new):
+            continue
+        if len(owners) == 1:
+            blamed.setdefault(owners[0], fact)
+        else:
+            unpinned.append((fact, owners or alive))
+    for fact, suspects in unpinned:
+        for p in suspects:
+            if p not in blamed and any(same_fact(a, fact) for a in alone(p)):
+                blamed[p] = fact
+    rejected: list[Rejected] = []
+    keep: list[Proposal] = []
+    for p in alive:
+        stayed = [t for t in p.targets if t not in removed] if p.proof == "escape" else []
+        because = f": {p.if_unproven}" if p.if_unproven else ""
+        if not p.targets and p.proof == "escape":
+            why = "the compiler reports no escape here for it to remove" + because
+            rejected.append(Rejected(p, Stage.ESCAPE, why))
+        elif stayed:
+            t = stayed[0]
+            rejected.append(
+                Rejected(p, Stage.ESCAPE, f"the escape stayed: {t.path.name}:{t.line}: {t.message}{because}")
+            )
+        elif p in blamed:
+            f = blamed[p]
+            why = f"adds an escape: {f.path.name}:{f.line}: {f.message} (in {f.function})"
+            rejected.append(Rejected(p, Stage.ESCAPE, why))
+        else:
+            keep.append(p)
+    return keep, rejected
+
+
+def _unqualified(callee: str) -> str:
+    """`shop.Address` → `Address`, `strings.(*Builder).Grow` → `(*Builder).Grow`: an inlined
+    callee as the compiler prints it, without its package, as the source declares it."""
+    rest = callee.rpartition("/")[2]
+    name = rest.split(".", 1)[1] if "." in rest and not rest.startswith("(") else rest
+    return outer_function(name)
+
+
+def touched_functions(p: Proposal, sources: Mapping[Path, SourceFile]) -> set[tuple[str, str]]:
+    """(file, function as the source declares it) of each function an edit of `p` falls in."""
+    touched: set[tuple[str, str]] = set()
+    for edit in p.edits:
+        src = sources[edit.path]
+        fn = enclosing(node_at(src, edit.start), *FUNCTION_TYPES[:2])
+        if fn is not None:
+            touched.add((str(edit.path), outer_function(function_name(src, fn))))
+    return touched
 
 
 # --- the go command's words, cut to what a person reads ------------------------------------

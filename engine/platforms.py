@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,3 +48,23 @@ def fewest_targets(oracle: Oracle, tc: Toolchain, dirs: Sequence[Path]) -> Targe
     # Between targets adding as many files, one of the host's architecture: the same sizes and alignments.
     platforms = sorted(dist_list(tc), key=lambda p: p[1] != goarch)
     return oracle.targets(dirs, platforms, (goos, goarch), cgo == "1")
+
+
+def other_targets(oracle: Oracle, tc: Toolchain, dirs: Sequence[Path]) -> list[tuple[str, str]]:
+    """fewest_targets without the host: the other targets to build so that every file of `dirs` is
+    compiled somewhere. None, and no question to the oracle, when no file has a build constraint
+    or a name that go/build could read as GOOS/GOARCH: every target then compiles them all."""
+    if not any(_constrained(path) for d in dirs for path in d.glob("*.go")):
+        return []
+    return list(fewest_targets(oracle, tc, dirs).targets[1:])
+
+
+_SUFFIX = re.compile(r"_[a-z0-9]+(_[a-z0-9]+)?\.go$")
+
+
+def _constrained(path: Path) -> bool:
+    if _SUFFIX.search(path.name.replace("_test.go", ".go")):
+        return True
+    with path.open("rb") as f:
+        head = f.read(4096)
+    return b"//go:build" in head or b"// +build" in head

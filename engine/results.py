@@ -50,3 +50,22 @@ class Skipped:
 
 
 Result = Verified | Rejected | Skipped
+
+
+def verdict(
+    p: Proposal, measured: Measurement | str, gone: tuple[EscapeFact, ...], checks: tuple[str, ...]
+) -> Verified | Rejected:
+    """A proposal that passed every check, judged by its run-time measurement (or why there is none).
+
+    Measured: verified when it saves, rejected with the figures when not. Not measured: verified
+    on the compiler's evidence when its proof is the escape; rejected as unproven when only
+    fewer allocations at run time could prove it.
+    """
+    if isinstance(measured, Measurement):
+        if measured.saves:
+            return Verified(p, gone, (*checks, "allocs"), measurement=measured)
+        return Rejected(p, Stage.ALLOCS, f"{measured.text()}: it saves nothing")
+    if p.proof == "runtime":
+        why = f"unproven: only fewer allocations at run time prove it, and {measured}; left out of the diff"
+        return Rejected(p, Stage.ALLOCS, why)
+    return Verified(p, gone, checks, unmeasured=measured)

@@ -1,0 +1,63 @@
+"""Choosing among rewrites of one site: the one that saves more stays, the other is superseded.
+
+Verification runs in rounds, each free of overlapping proposals (the first come in the first
+round). Where verified rewrites of two rounds overlap, the larger measured saving wins, then the
+one that removes more escapes, then the earlier; a set mixed from several rounds must still pass
+together, or the first round's results stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from goescape.engine.codemod import Proposal
+from goescape.engine.edits import overlaps
+from goescape.engine.results import Rejected, Stage, Verified
+
+
+def _saving(result: Verified | Rejected) -> tuple[int, float, int]:
+    """How much a verified rewrite saves, to choose among overlapping ones: measured first, then escapes."""
+    if not isinstance(result, Verified):
+        return (-1, 0.0, 0)
+    m = result.measurement
+    measured = (m.allocs[0] - m.allocs[1]) if m is not None else 0.0
+    return (1 if m is not None else 0, measured, len(result.removed))
+
+
+def choose(
+    rounds: Sequence[Sequence[Verified | Rejected]], confirms: Callable[[Sequence[Proposal]], bool]
+) -> list[Verified | Rejected]:
+    """The results of several rounds of verification, each round free of overlaps: where verified
+    rewrites of two rounds overlap, the one that saves more stays and the other is superseded;
+    a set mixed from several rounds must still build and test together, or the first round's stands."""
+    if len(rounds) <= 1:
+        return [r for round_ in rounds for r in round_]
+    winners: list[Verified | Rejected] = list(rounds[0])
+    losers: list[Verified | Rejected] = []
+    for later in rounds[1:]:
+        for result in later:
+            rivals = [w for w in winners if isinstance(w, Verified) and overlaps(w.proposal, result.proposal)]
+            if not isinstance(result, Verified) or any(_saving(r) >= _saving(result) for r in rivals):
+                beaten = next((r for r in rivals if _saving(r) >= _saving(result)), None)
+                losers.append(
+                    _superseded(result, beaten) if beaten is not None and isinstance(result, Verified) else result
+                )
+                continue
+            winners = [w for w in winners if w not in rivals] + [result]
+            losers += [_superseded(r, result) for r in rivals]
+    mixed = [w.proposal for w in winners if isinstance(w, Verified)]
+    if any(isinstance(w, Verified) and w not in rounds[0] for w in winners) and not confirms(mixed):
+        return list(rounds[0]) + [
+            _superseded(r, None) if isinstance(r, Verified) else r for later in rounds[1:] for r in later
+        ]
+    return winners + losers
+
+
+def _superseded(result: Verified | Rejected, by: Verified | None) -> Rejected:
+    p = result.proposal
+    if by is None:
+        return Rejected(p, Stage.SUPERSEDED, "overlaps a rewrite verified first, and the two do not pass together")
+    mine = result.allocs_text() if isinstance(result, Verified) else ""
+    return Rejected(
+        p, Stage.SUPERSEDED, f"superseded by {by.proposal.title()}, which saves more ({by.allocs_text()}; this: {mine})"
+    )
