@@ -22,6 +22,8 @@ from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
 from goescape.engine.git import GROUPINGS, create_branch, current_branch, go_check, group_results, push, remote_url
+from goescape.engine.overlay import write_overlay
+from goescape.engine.parsing import use_overlay
 from goescape.engine.profiles import load_profile, rank
 from goescape.engine.results import Result, Verified
 from goescape.engine.review import ensure_terminal, review
@@ -36,7 +38,7 @@ from goescape.engine.runner import (
     verifier_for,
     verify,
 )
-from goescape.engine.toolchain import find_toolchain
+from goescape.engine.toolchain import Toolchain, find_toolchain, overlay_files, with_overlay
 from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
 
@@ -49,7 +51,22 @@ def _common(fn: F) -> F:
     fn = click.option("-C", "directory", type=click.Path(file_okay=False), default=".", help="Run as if in DIR.")(fn)
     fn = click.option("--go", "go", envvar="GOESCAPE_GO", help="The go binary to use (or GOESCAPE_GO).")(fn)
     fn = click.option("--json", "as_json", is_flag=True, help="Print a JSON report for machines.")(fn)
+    fn = click.option(
+        "--overlay",
+        "overlay",
+        type=click.Path(dir_okay=False),
+        help="Read files through a go overlay JSON file, as go build -overlay does (unsaved buffers).",
+    )(fn)
     return fn
+
+
+def _toolchain(go: str | None, overlay: str | None) -> Toolchain:
+    """The toolchain, with the user's --overlay in GOFLAGS; tree-sitter reads the same files."""
+    tc = find_toolchain(go)
+    if overlay:
+        tc = with_overlay(tc, Path(overlay))
+    use_overlay(overlay_files(tc))
+    return tc
 
 
 def _console(stderr: bool = False) -> Console:
@@ -94,6 +111,7 @@ def scan_cmd(
     directory: str,
     go: str | None,
     as_json: bool,
+    overlay: str | None,
     include_generated: bool,
     profile_path: str | None,
     min_share: float,
@@ -104,7 +122,7 @@ def scan_cmd(
         goescape scan ./...
         goescape scan --json -C examples ./... > escapes.json
     """
-    tc = find_toolchain(go)
+    tc = _toolchain(go, overlay)
     cwd = Path(directory).resolve()
     session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
     proposals = propose(session, _select(()), Options(), check_gofmt=False)
@@ -124,6 +142,12 @@ def scan_cmd(
 @_common
 @_profiled
 @click.option("--write", is_flag=True, help="Write the verified rewrites into the files.")
+@click.option(
+    "--write-overlay",
+    "write_overlay_dir",
+    type=click.Path(file_okay=False),
+    help="Write the rewritten files and their overlay.json into DIR (the tree is untouched).",
+)
 @click.option("--check", is_flag=True, help="Exit 1 when verified rewrites exist.")
 @click.option("--codemod", "codemod_names", multiple=True, help="Run only this codemod (repeatable).")
 @click.option(
@@ -173,6 +197,8 @@ def fix_cmd(
     directory: str,
     go: str | None,
     as_json: bool,
+    overlay: str | None,
+    write_overlay_dir: str | None,
     write: bool,
     check: bool,
     codemod_names: tuple[str, ...],
@@ -213,7 +239,13 @@ def fix_cmd(
     """
     if interactive:
         ensure_terminal()  # refuse before minutes of verification, not after
-    tc = find_toolchain(go)
+    if overlay and (write or interactive or branch_name or pr):
+        raise GoescapeError(
+            "--write, --interactive, --branch and --pr change the files on disk, which --overlay replaces",
+            path=overlay,
+            hint="use --write-overlay DIR to get the rewritten files as another overlay",
+        )
+    tc = _toolchain(go, overlay)
     cwd = Path(directory).resolve()
     codemods = _select(codemod_names)
     err = _console(stderr=True)
@@ -243,6 +275,11 @@ def fix_cmd(
         _publish(session, results, publication, labels, reviewers, dry_run, err)
         write = False
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
+    if write_overlay_dir:
+        folder = Path(write_overlay_dir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        written, _ = write_overlay(folder, {path: new for path, (_, new) in changes.items()}, overlay_files(tc))
+        err.print(f"overlay: {written} (go build -overlay={written}, goescape --overlay {written})", markup=False)
     benchmarks = []
     if bench_regex:
         with err.status(f"benchmarking {bench_regex} ×{bench_count} before and after", spinner="dots"):

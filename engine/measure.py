@@ -18,6 +18,7 @@ The coverage run is apart from the profiled ones because counters change what th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,7 @@ class _Sample:
 def parse_traces(text: str) -> list[_Sample]:
     """`go tool pprof -traces -lines -sample_index=alloc_objects` text → samples with their stacks."""
     samples: list[_Sample] = []
-    count, frames = 0, []
+    count, frames = 0, list[tuple[str, str, int]]()
     for line in [*text.splitlines(), "-----------+"]:
         if line.startswith("-----------+"):
             if frames and count:
@@ -147,16 +148,16 @@ def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[P
         starts = [e.start for e in p.edits if e.path == path and _in_body(src, e.start)]
         lines[path] = {src.line_of(s) for s in starts}
         before += _spans(src, starts)
-    after = []
-    for path, a, b, name in before:
-        new = rendered.get(Path(path))
+    after: list[tuple[str, int, int]] = []
+    for file, a, b, name in before:
+        new = rendered.get(Path(file))
         fn = None
         if new is not None:
             fn = next(
                 (n for n in new.root.named_children if n.type in FUNCTION_TYPES[:2] and function_name(new, n) == name),
                 None,
             )
-        after.append((path, fn.start_point[0] + 1, fn.end_point[0] + 1) if fn is not None else (path, a, b))
+        after.append((file, fn.start_point[0] + 1, fn.end_point[0] + 1) if fn is not None else (file, a, b))
     return _Target(lines, tuple(s[:3] for s in before), tuple(after))
 
 
@@ -209,7 +210,7 @@ class Measurer:
                         names[p] += [n for s in hits for n in _runners(s)]
         names = {p: list(dict.fromkeys(found)) for p, found in names.items()}
         out: dict[Proposal, Measurement | str] = {}
-        benches = self._benchmarks(proposals, names, reached_by)
+        benches = self._benchmarks(proposals, names, reached_by, files)
         for p in proposals:
             where = f"{p.path.name}:{p.line}"
             if not runs[p]:
@@ -263,32 +264,47 @@ class Measurer:
         proposals: Sequence[Proposal],
         names: Mapping[Proposal, list[str]],
         reached_by: Mapping[Proposal, list[str]],
+        files: Mapping[Path, bytes],
     ) -> dict[Proposal, Measurement]:
-        """allocs/op and B/op of the first benchmark that runs each rewrite, with that rewrite alone applied."""
-        before: dict[tuple[str, str], list[dict[str, float]]] = {}
+        """allocs/op and B/op of the first benchmark whose stacks pass through each rewrite.
+
+        A benchmark that runs one rewrite of the batch is measured once with the batch applied (the
+        other rewrites are not on its stacks); one that runs several, once per rewrite, with that
+        rewrite alone. Each package's benchmarks run in one `go test` per side.
+        """
+        benches = {p: [n for n in names[p] if n.startswith("Benchmark")] for p in proposals if reached_by[p]}
+        sharing = Counter((reached_by[p][0], n) for p, found in benches.items() for n in found)
+        chosen: dict[Proposal, tuple[str, str]] = {}
+        for p, found in benches.items():  # a benchmark that runs this rewrite alone, else the first
+            best = sorted(found, key=lambda n: sharing[(reached_by[p][0], n)] > 1)
+            if best:
+                chosen[p] = (reached_by[p][0], best[0])
+        wanted: dict[str, set[str]] = {}
+        for package, name in chosen.values():
+            wanted.setdefault(package, set()).add(name)
+        before = {package: self._bench(package, found, {}) for package, found in wanted.items()}
+        alone = {package: {n for (pk, n), k in sharing.items() if pk == package and k == 1} for package in wanted}
+        batch = {package: self._bench(package, found, files) for package, found in alone.items() if found}
         out: dict[Proposal, Measurement] = {}
-        for p in proposals:
-            name = next((n for n in names[p] if n.startswith("Benchmark")), None)
-            if name is None or not reached_by[p]:
+        for p, (package, name) in chosen.items():
+            if sharing[(package, name)] == 1:
+                after = batch[package].get(name, [])
+            else:
+                own, error = self.render([p])
+                after = self._bench(package, {name}, own).get(name, []) if not error else []
+            sides = (before[package].get(name, []), after)
+            if not (sides[0] and sides[1]):
                 continue
-            package = reached_by[p][0]
-            if (package, name) not in before:
-                before[(package, name)] = self._bench(package, name, {})
-            files, error = self.render([p])
-            after = self._bench(package, name, files) if not error else []
-            if not (before[(package, name)] and after):
-                continue
-            sides = (before[(package, name)], after)
             allocs = tuple(sum(r.get("allocs/op", 0.0) for r in rows) for rows in sides)
             spent = tuple(sum(r.get("B/op", 0.0) for r in rows) for rows in sides)
-            where = f"{p.path.name}:{p.line}"
-            version = self.overlay.tc.version
+            where, version = f"{p.path.name}:{p.line}", self.overlay.tc.version
             out[p] = Measurement(
                 name, where, p.function, 0, (allocs[0], allocs[1]), (spent[0], spent[1]), True, version
             )
         return out
 
-    def _bench(self, package: str, name: str, files: Mapping[Path, bytes]) -> list[dict[str, float]]:
-        verb = ["test", "-count=1", "-run", "^$", "-bench", f"^{name}$", "-benchmem", "-benchtime=100x"]
+    def _bench(self, package: str, names: set[str], files: Mapping[Path, bytes]) -> dict[str, list[dict[str, float]]]:
+        pattern = "^(" + "|".join(sorted(names)) + ")$"
+        verb = ["test", "-count=1", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime=100x"]
         run = self.overlay.go([*verb, "-o", str(self.overlay.folder() / "b.test")], files, [package])
-        return [r for key, rows in parse_benchmarks(run.output).items() for r in rows if f"Benchmark{key}" == name]
+        return {f"Benchmark{key}": rows for key, rows in parse_benchmarks(run.output).items()}

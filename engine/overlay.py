@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.toolchain import Toolchain
+from goescape.engine.toolchain import Toolchain, overlay_files
 
 
 @dataclass
@@ -26,9 +26,15 @@ class GoRun:
     output: str
 
 
-def write_overlay(folder: Path, files: Mapping[Path, bytes]) -> tuple[Path, dict[str, Path]]:
-    """An `-overlay` file replacing (or adding) each path with a copy in `folder`, and copy → path."""
-    replace: dict[str, str] = {}
+def write_overlay(
+    folder: Path, files: Mapping[Path, bytes], base: Mapping[Path, Path | None] | None = None
+) -> tuple[Path, dict[str, Path]]:
+    """An `-overlay` file replacing (or adding) each path with a copy in `folder`, and copy → path.
+
+    `base` is the user's own overlay (toolchain.overlay_files), kept for every path not in `files`:
+    the command line's -overlay replaces the one in GOFLAGS, so it must say both.
+    """
+    replace: dict[str, str] = {str(k): str(v) if v else "" for k, v in (base or {}).items()}
     names: dict[str, Path] = {}
     for i, (path, data) in enumerate(sorted(files.items())):
         copy = folder / f"{i}_{path.name}"
@@ -85,7 +91,7 @@ class Overlay:
         names: dict[str, Path] = {}
         args = list(verb)
         if files:
-            overlay, names = write_overlay(self.folder(), files)
+            overlay, names = write_overlay(self.folder(), files, overlay_files(self.tc))
             args.append(f"-overlay={overlay}")
         tc = (
             self.tc if not env else Toolchain(self.tc.go, self.tc.version, self.tc.goroot, (*self.tc.env, *env.items()))

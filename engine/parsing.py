@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -64,8 +64,19 @@ def parse_bytes(path: Path, data: bytes) -> SourceFile:
     return SourceFile(path=path, data=data, tree=_parser().parse(data))
 
 
+# The run's `--overlay` (path → the file read instead), as the go command sees the same files.
+_OVERLAY: dict[Path, Path] = {}
+
+
+def use_overlay(replacements: Mapping[Path, Path | None]) -> None:
+    """Read each replaced path from its replacement from now on (the CLI sets this once per run)."""
+    _OVERLAY.clear()
+    _OVERLAY.update({path: to for path, to in replacements.items() if to is not None})
+
+
 def parse_file(path: Path) -> SourceFile:
-    return parse_bytes(path, path.read_bytes())
+    """A file parsed as the go command sees it: through the run's overlay, if any."""
+    return parse_bytes(path, _OVERLAY.get(path, path).read_bytes())
 
 
 @lru_cache(maxsize=64)

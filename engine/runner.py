@@ -19,7 +19,14 @@ from goescape.engine.oracle import Oracle
 from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
 from goescape.engine.results import Rejected, Result, Skipped, Verified
-from goescape.engine.toolchain import Package, Toolchain, first_error_line, list_packages, resolve_patterns
+from goescape.engine.toolchain import (
+    Package,
+    Toolchain,
+    first_error_line,
+    list_packages,
+    overlay_files,
+    resolve_patterns,
+)
 from goescape.engine.verify import Verifier
 
 _FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
@@ -163,9 +170,15 @@ def _propose_package(
 def _screen(
     session: Session, result: Proposal | Skip, gofmt_ok: dict[Path, bool], check_gofmt: bool
 ) -> Proposal | Skip:
-    """Turn a proposal the engine must not apply into a Skip with the reason."""
+    """Turn a proposal the engine must not apply, or that cannot be proven, into a Skip with the reason."""
     if isinstance(result, Skip):
         return result
+    if result.proof == "escape" and not result.targets:
+        # Its only proof is an escape gone, and the compiler reports none here: no run can verify it.
+        why = "the compiler reports no escape here for it to remove" + (
+            f": {result.if_unproven}" * bool(result.if_unproven)
+        )
+        return Skip(result.codemod, result.path, result.line, result.function, why, result.targets)
     for edit in result.edits:
         src = session.sources.get(edit.path) or parse_file(edit.path)
         session.sources.setdefault(edit.path, src)
@@ -301,6 +314,8 @@ def bench(
     verb = ["test", "-run", "^$", "-bench", regex, "-benchmem", f"-count={count}"]
     before = session.tc.run([*verb, *packages], session.cwd)
     with tempfile.TemporaryDirectory(prefix="goescape-bench-") as tmp:
-        overlay, _ = write_overlay(Path(tmp), {path: new for path, (_, new) in changes.items()})
+        overlay, _ = write_overlay(
+            Path(tmp), {path: new for path, (_, new) in changes.items()}, overlay_files(session.tc)
+        )
         after = session.tc.run([*verb, f"-overlay={overlay}", *packages], session.cwd)
     return compare_benchmarks(before.stdout, after.stdout)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.errors import NotInModule, PackageLoadError, ToolchainMissing
+from goescape.engine.errors import GoescapeError, NotInModule, PackageLoadError, ToolchainMissing
 
 HOW_TO_GET_GO = (
     "install Go from https://go.dev/dl, put `go` on PATH, pass --go PATH or set GOESCAPE_GO, "
@@ -388,3 +388,42 @@ def first_error_line(stderr: str) -> str:
             continue
         return line.rstrip()
     return ""
+
+
+def with_overlay(tc: Toolchain, file: Path) -> Toolchain:
+    """`tc` with `-overlay=FILE` added to GOFLAGS, so that every go command it runs (list, build,
+    vet, test) reads the replaced files. FILE is the go command's overlay JSON,
+    `{"Replace": {"path": "file to read instead", "gone.go": ""}}`.
+
+    Errors: GoescapeError (exit 2) when FILE cannot be read or is not such JSON.
+    """
+    file = file.resolve()
+    _read_overlay(file)
+    flags = (dict(tc.env).get("GOFLAGS") or os.environ.get("GOFLAGS", "")).split()
+    flags = [f for f in flags if not f.lstrip("-").startswith("overlay=")] + [f"-overlay={file}"]
+    return Toolchain(
+        tc.go, tc.version, tc.goroot, (*[(k, v) for k, v in tc.env if k != "GOFLAGS"], ("GOFLAGS", " ".join(flags)))
+    )
+
+
+def overlay_files(tc: Toolchain) -> dict[Path, Path | None]:
+    """The replacements of the `-overlay` in `tc`'s GOFLAGS: each path → the file read instead
+    (None: the file is deleted); empty without an overlay."""
+    for flag in tc.environ().get("GOFLAGS", "").split():
+        name, _, value = flag.lstrip("-").partition("=")
+        if name == "overlay" and value:
+            return _read_overlay(Path(value))
+    return {}
+
+
+def _read_overlay(file: Path) -> dict[Path, Path | None]:
+    hint = 'an overlay is JSON like {"Replace": {"/abs/path/a.go": "/tmp/a.go"}}, as go build -overlay takes'
+    try:
+        raw = json.loads(file.read_text())
+        replace = raw["Replace"]
+        if not isinstance(replace, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GoescapeError(f"not a go overlay file: {exc}", path=file, hint=hint) from None
+    base = file.parent
+    return {(base / k).resolve(): ((base / v).resolve() if v else None) for k, v in replace.items()}

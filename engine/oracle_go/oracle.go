@@ -78,7 +78,53 @@ type oracle struct {
 	indexed int
 }
 
+// overlay is the go command's -overlay replacements (file → the file to read instead) named in
+// GOFLAGS, so that the oracle reads the same source the go command compiles.
+var overlay = map[string]string{}
+
+func loadOverlay() {
+	for _, flag := range strings.Fields(os.Getenv("GOFLAGS")) {
+		file, ok := strings.CutPrefix(flag, "-overlay=")
+		if !ok {
+			file, ok = strings.CutPrefix(flag, "--overlay=")
+		}
+		if !ok {
+			continue
+		}
+		var parsed struct{ Replace map[string]string }
+		if data, err := os.ReadFile(file); err == nil && json.Unmarshal(data, &parsed) == nil {
+			for from, to := range parsed.Replace {
+				abs, err := filepath.Abs(from)
+				if err == nil {
+					overlay[abs] = to
+				}
+			}
+		}
+	}
+}
+
+// readSource is a file's content as the go command sees it, through the overlay.
+func readSource(path string) ([]byte, error) {
+	if to, ok := overlay[path]; ok && to != "" {
+		return os.ReadFile(to)
+	}
+	return os.ReadFile(path)
+}
+
+// source is what parser.ParseFile takes as src: nil (read the file itself) or the overlay's content.
+func source(path string) any {
+	if _, ok := overlay[path]; !ok {
+		return nil
+	}
+	data, err := readSource(path)
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
 func main() {
+	loadOverlay()
 	goCmd := "go"
 	if len(os.Args) > 2 && os.Args[1] == "-go" {
 		goCmd = os.Args[2]
@@ -351,7 +397,7 @@ func (o *oracle) check(key string) (*unit, error) {
 	o.units[key] = u
 	for _, name := range append(append([]string{}, p.GoFiles...), p.CgoFiles...) {
 		file := filepath.Join(p.Dir, name)
-		f, err := parser.ParseFile(o.fset, file, nil, parser.ParseComments|parser.SkipObjectResolution)
+		f, err := parser.ParseFile(o.fset, file, source(file), parser.ParseComments|parser.SkipObjectResolution)
 		if f == nil {
 			return nil, err
 		}
@@ -1255,7 +1301,7 @@ func calleeName(u *unit, c *ast.CallExpr) string {
 
 func nodeText(fset *token.FileSet, n ast.Node) string {
 	s, e := fset.PositionFor(n.Pos(), false), fset.PositionFor(n.End(), false)
-	data, err := os.ReadFile(s.Filename)
+	data, err := readSource(s.Filename)
 	if err != nil || e.Offset > len(data) {
 		return ""
 	}
@@ -1278,7 +1324,7 @@ func names(fset *token.FileSet, dir string) (any, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), source(filepath.Join(dir, e.Name())), parser.SkipObjectResolution)
 		if f == nil {
 			return nil, err
 		}
@@ -1340,7 +1386,7 @@ func targets(dirs []string, platforms [][2]string, host [2]string, hostCgo bool)
 			path := filepath.Join(dir, e.Name())
 			files = append(files, path)
 			// A file that does not parse is still matched by name and constraints; the build reports it.
-			if f, _ := parser.ParseFile(fset, path, nil, parser.ImportsOnly); f != nil {
+			if f, _ := parser.ParseFile(fset, path, source(path), parser.ImportsOnly); f != nil {
 				for _, imp := range f.Imports {
 					if imp.Path.Value == `"C"` {
 						cgo[path] = true
