@@ -39,9 +39,10 @@ class SyntaxProblem(GoescapeError):
 class BuildFailed(GoescapeError):
     """The packages do not build before any rewrite, so nothing can be verified."""
 
-    def __init__(self, message: str, *, path: Path | str | None = None, stderr: str = "") -> None:
+    def __init__(self, message: str, *, path: Path | str | None = None, stderr: str = "", error: str = "") -> None:
+        """`error` is the line of `stderr` that is the error (toolchain.first_error_line), when known."""
         self.stderr = stderr
-        first = next((ln for ln in stderr.splitlines() if ln and not ln.startswith("#")), "")
+        first = error or next((ln for ln in stderr.splitlines() if ln and not ln.startswith("#")), "")
         super().__init__(message, path=path, hint=first.strip())
 
 

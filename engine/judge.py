@@ -18,6 +18,7 @@ from goescape.engine.codemod import Proposal
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at
 from goescape.engine.results import Rejected, Stage
+from goescape.engine.toolchain import error_lines
 
 T = TypeVar("T")
 Ident = tuple[str, str, str, str, str]
@@ -238,23 +239,11 @@ def touched_functions(p: Proposal, sources: Mapping[Path, SourceFile]) -> set[tu
 # --- the go command's words, cut to what a person reads ------------------------------------
 
 _DIAG = re.compile(r"^(.+?):(\d+):(\d+): (.*)$")
-_NOT_ERRORS = re.compile(
-    r"(escapes to heap|moved to heap|does not escape|leaking param|inlin|flow:|from |can inline|cannot inline|"
-    r"leaks to|captured by a closure|\.\.\. argument)"
-)
-
-
-def is_error_line(line: str) -> bool:
-    """Whether a line of `go build -gcflags=-m=2` output is an error, not an escape diagnostic."""
-    m = _DIAG.match(line)
-    if not m:
-        return not line.startswith(" ")
-    return not _NOT_ERRORS.search(m.group(4))
 
 
 def compiler_errors(text: str) -> str:
-    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#") and is_error_line(ln)]
-    return "\n".join(lines[:20]) or text.strip()
+    """The error lines of a build's output (at most 20), without the escape diagnostics around them."""
+    return "\n".join(error_lines(text)[:20]) or text.strip()
 
 
 def vet_findings(text: str) -> set[tuple[str, str]]:

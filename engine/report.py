@@ -16,8 +16,7 @@ from goescape.engine.calibration import Calibration
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
-from goescape.engine.measure import Measurement
-from goescape.engine.results import Rejected, Result, Skipped, Verified
+from goescape.engine.results import Measurement, Rejected, Result, Skipped, Verified
 from goescape.engine.runner import Outcome
 
 

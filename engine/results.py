@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.facts import EscapeFact
-from goescape.engine.measure import Measurement
 
 
 class Stage(enum.StrEnum):
@@ -20,6 +19,43 @@ class Stage(enum.StrEnum):
     TEST = "test"
     ALLOCS = "allocs"
     SUPERSEDED = "superseded"  # the same edit as another proposal's, or one that saves less at the same site
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Allocations a rewrite's function makes, before and after, in runs of the code's own tests.
+
+    From a benchmark (`benchmark` True): `allocs` is allocs/op and `bytes` B/op, from -benchmem.
+    From tests: `allocs` is the allocations whose stacks pass through the rewritten functions,
+    per execution of the rewritten line (`executions` times in all, by coverage).
+    """
+
+    by: str  # the test or benchmark functions that ran it, or "the tests of PKG"
+    where: str  # the rewritten line, file:line
+    function: str
+    executions: int
+    allocs: tuple[float, float]
+    bytes: tuple[float, float] | None = None
+    benchmark: bool = False
+    toolchain: str = ""
+
+    @property
+    def saves(self) -> bool:
+        """Fewer allocations, or as many and at least 1% fewer bytes."""
+        if self.allocs[1] != self.allocs[0]:
+            return self.allocs[1] < self.allocs[0]
+        return self.bytes is not None and self.bytes[1] < self.bytes[0] * 0.99
+
+    def text(self) -> str:
+        on = f" ({self.toolchain})" if self.toolchain else ""
+        if self.benchmark:
+            spent = f", B/op {self.bytes[0]:,.0f} → {self.bytes[1]:,.0f}" if self.bytes else ""
+            return f"allocs/op {self.allocs[0]:g} → {self.allocs[1]:g}{spent} in {self.by}{on}"
+        times = "once" if self.executions == 1 else f"{self.executions:,} times"
+        return (
+            f"allocs in {self.function} {self.allocs[0]:.3g} → {self.allocs[1]:.3g} per run of {self.where} "
+            f"in {self.by}, which runs it {times}{on}"
+        )
 
 
 @dataclass(frozen=True)

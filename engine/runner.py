@@ -101,7 +101,8 @@ def _raise_build_failure(stderr: str, cwd: Path) -> None:
         raise SyntaxProblem(
             "syntax error: " + first.split(": ", 1)[-1].split(": ", 1)[-1], path=where, hint="fix it, then run again"
         )
-    raise BuildFailed("the packages do not build before any rewrite; fix the build first", path=where, stderr=stderr)
+    message = "the packages do not build before any rewrite; fix the build first"
+    raise BuildFailed(message, path=where, stderr=stderr, error=first)
 
 
 def propose(

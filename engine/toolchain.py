@@ -372,13 +372,14 @@ _POSITION = re.compile(r"^(?:.+?:\d+(?::\d+)?|<unknown line number>): (.*)$")
 _GO_CHATTER = ("go: downloading ", "go: finding ", "go: extracting ", "go: warning: ")
 
 
-def first_error_line(stderr: str) -> str:
-    """The first line of a `go build -gcflags=-m=2` stderr that is an error, or "" if none is.
+def error_lines(stderr: str) -> list[str]:
+    """The lines of a `go build -gcflags=-m=2` (or vet, or test) stderr that are errors.
 
     Skipped: `# pkg` headers, indented continuation lines, the go command's progress, and the
     compiler's inlining and escape-analysis diagnostics, which other packages of the same build
     print before (or between) the errors.
     """
+    found = []
     for line in stderr.splitlines():
         if not line.strip() or line.startswith(("#", " ", "\t", *_GO_CHATTER)):
             continue
@@ -386,8 +387,13 @@ def first_error_line(stderr: str) -> str:
         message = at.group(1) if at else line
         if message.startswith((" ", "\t")) or _NOT_AN_ERROR.search(message):
             continue
-        return line.rstrip()
-    return ""
+        found.append(line.rstrip())
+    return found
+
+
+def first_error_line(stderr: str) -> str:
+    """The first of error_lines(stderr), or "" when there is none."""
+    return next(iter(error_lines(stderr)), "")
 
 
 def with_overlay(tc: Toolchain, file: Path) -> Toolchain:

@@ -28,12 +28,12 @@ from goescape.engine.judge import (
     test_failure,
     vet_findings,
 )
-from goescape.engine.measure import Measurement, Measurer
+from goescape.engine.measure import Measurer
 from goescape.engine.oracle import Oracle
 from goescape.engine.overlay import Overlay
 from goescape.engine.parsing import SourceFile, parse_bytes
 from goescape.engine.platforms import other_targets
-from goescape.engine.results import Rejected, Stage, Verified, verdict
+from goescape.engine.results import Measurement, Rejected, Stage, Verified, verdict
 from goescape.engine.toolchain import Package, Toolchain, dependents_with_tests, importers
 
 LEVELS = ("build", "vet", "test")

@@ -51,7 +51,9 @@ def test_fix_reads_the_overlay_and_its_output_is_a_fixed_point(
     module = tmp_path / "m"
     write_tree(module, ON_DISK)
     overlay = _overlay(tmp_path, module)
-    first = _fix(capsys, "-C", str(module), "--overlay", str(overlay), "--write-overlay", str(tmp_path / "out"), "./...")
+    first = _fix(
+        capsys, "-C", str(module), "--overlay", str(overlay), "--write-overlay", str(tmp_path / "out"), "./..."
+    )
     check = next(r for r in first["results"] if r["function"] == "Check")
     assert check["result"] == "verified", check  # the escape is only in the overlay's version
     assert '-\t\treturn errors.New("empty")' in first["diff"]
