@@ -90,7 +90,10 @@ def _delete_lines(src: SourceFile, node: Node) -> Edit:
 
 def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
     lines = "".join(f'\t"{p}"\n' for p in paths)
-    decls = [n for n in src.root.named_children if n.type == "import_declaration"]
+    every = [n for n in src.root.named_children if n.type == "import_declaration"]
+    # cgo's `import "C"` stands alone under its preamble comment: never join another import to it.
+    cgo = [d for d in every if any(src.text(s).strip() == '"C"' for s in walk(d) if s.type == "interpreted_string_literal")]
+    decls = [d for d in every if d not in cgo]
     for decl in decls:
         block = next((c for c in decl.named_children if c.type == "import_spec_list"), None)
         if block is None:
@@ -108,9 +111,9 @@ def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
         spec_text = src.data[decl.start_byte : decl.end_byte].decode().removeprefix("import").strip()
         new = "import (\n" + f"\t{spec_text}\n" + lines + ")"
         return Edit(src.path, decl.start_byte, decl.end_byte, new.encode())
-    pkg = next(n for n in src.root.named_children if n.type == "package_clause")
+    after = cgo[-1] if cgo else next(n for n in src.root.named_children if n.type == "package_clause")
     text = f'import "{paths[0]}"' if len(paths) == 1 else "import (\n" + lines + ")"
-    return Edit(src.path, pkg.end_byte, pkg.end_byte, f"\n\n{text}".encode())
+    return Edit(src.path, after.end_byte, after.end_byte, f"\n\n{text}".encode())
 
 
 def _is_std(src: SourceFile, spec: Node) -> bool:

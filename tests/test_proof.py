@@ -221,6 +221,33 @@ func Half(x int) (int, error) {
         assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_an_import_added_to_a_cgo_file_keeps_import_c_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toolchain: Toolchain
+) -> None:
+    # sprint drops fmt and adds strconv: joined to `import "C"`, the preamble would no longer be
+    # cgo's ("could not determine what C.twice refers to").
+    module = tmp_path / "cgi"
+    source = """package cgi
+
+// static int twice(int x) { return 2 * x; }
+import "C"
+
+import "fmt"
+
+func Twice(host string, x int) string {
+	_ = int(C.twice(C.int(x)))
+	return fmt.Sprintf("%s:%d", host, x)
+}
+"""
+    write_tree(module, {"go.mod": "module example.com/cgi\n\ngo 1.22\n", "twice.go": source})
+    report = _fix(capsys, module, "--codemod", "sprint", "--all-patterns", "--write")
+    twice = next(r for r in report["results"] if r["function"] == "Twice")
+    assert twice["result"] == "verified", twice
+    text = (module / "twice.go").read_text()
+    assert '// static int twice(int x) { return 2 * x; }\nimport "C"\n\nimport "strconv"\n' in text, text
+    assert go(toolchain, "build", "./...", cwd=module).returncode == 0
+
+
 def test_nothing_of_the_users_is_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
