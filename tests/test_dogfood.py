@@ -20,9 +20,11 @@ PACKAGES = ["strings", "strconv", "bytes", "encoding/json", "net/url", "text/tem
 def test_verified_rewrites_of_the_standard_library_pass_its_tests(tmp_path: Path, toolchain: Toolchain) -> None:
     session = load(toolchain, PACKAGES, tmp_path)
     goroot_before = {p: p.read_bytes() for p in session.sources}
-    # Every pattern, calibrated to pay or not: the run-time measurement judges each rewrite here.
+    # Every pattern, calibrated to pay or not. Not measured here: running the tests and benchmarks
+    # of seven standard packages with every allocation profiled is benchmarks/fixed_point.py's
+    # work, not a unit test's; rewrites whose proof is at run time are rejected as unproven.
     proposals = propose(session, load_codemods(), Options())
-    outcome = verify(session, proposals, "test")
+    outcome = verify(session, proposals, "test", measure=False)
     verified = [r for r in outcome.results if isinstance(r, Verified)]
     rejected = [r for r in outcome.results if isinstance(r, Rejected)]
     assert all(r.reason for r in rejected)
