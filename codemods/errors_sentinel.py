@@ -22,7 +22,6 @@ After:   var errEmptyKey = errors.New("empty key"); func get(k string) error { .
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -156,17 +155,9 @@ def _plan(pass_: Pass) -> tuple[list[_Site], dict[str, tuple[str, _Site]]]:
         name = sentinels[message][0] if message in sentinels else None
         if name := name or pass_.new_name(_names(message, pass_.package.name), spelled):
             plan[message] = (name, users[0])
-    # A proposal drops the imports its edits leave unused in its own file only: a site in another
-    # file whose rewrite would leave it no use of errors (or fmt) waits for a run where it comes first.
-    rewritten = Counter((s.src.path, s.qualifier) for s in sites if not s.why and s.message in plan)
     for i, s in enumerate(sites):
         if not s.why and s.message not in plan:
             why = f"every name made of the words of {s.message} is taken in this package already"
-            sites[i] = replace(s, why=why)
-        elif s.why or (home := plan[s.message][1].src.path) == s.src.path:
-            continue
-        elif rewritten[s.src.path, s.qualifier] == _uses(s.src, s.qualifier):
-            why = f"{s.src.path.name} would no longer use {s.qualifier}, and only {home.name}'s imports change"
             sites[i] = replace(s, why=why)
     return sites, plan
 

@@ -15,6 +15,31 @@ from goescape.engine.edits import overlaps
 from goescape.engine.results import Rejected, Stage, Verified
 
 
+def into_rounds(
+    proposals: Sequence[Proposal], render_error: Callable[[Proposal], str]
+) -> tuple[list[Verified | Rejected], list[list[Proposal]]]:
+    """Proposals that cannot render, or repeat an earlier one's edits, judged at once; the rest in
+    rounds holding no two overlapping proposals, the first come in the first round."""
+    results: list[Verified | Rejected] = []
+    kept: list[Proposal] = []
+    for p in proposals:
+        twin = next((q for q in kept if q.edits == p.edits and q.add_imports == p.add_imports), None)
+        if error := render_error(p):
+            results.append(Rejected(p, Stage.RENDER, error))
+        elif twin is not None:
+            results.append(Rejected(p, Stage.SUPERSEDED, f"the same edit as {twin.title()}, judged there"))
+        else:
+            kept.append(p)
+    rounds: list[list[Proposal]] = []
+    for p in kept:
+        home = next((r for r in rounds if not any(overlaps(p, q) for q in r)), None)
+        if home is not None:
+            home.append(p)
+        else:
+            rounds.append([p])
+    return results, rounds
+
+
 def _saving(result: Verified | Rejected) -> tuple[int, float, int]:
     """How much a verified rewrite saves, to choose among overlapping ones: measured first, then escapes."""
     if not isinstance(result, Verified):
@@ -56,8 +81,12 @@ def choose(
 def _superseded(result: Verified | Rejected, by: Verified | None) -> Rejected:
     p = result.proposal
     if by is None:
-        return Rejected(p, Stage.SUPERSEDED, "overlaps a rewrite verified first, and the two do not pass together")
+        return Rejected(
+            p, Stage.SUPERSEDED, "overlaps another rewrite of this site, and the verified ones do not pass together"
+        )
     mine = result.allocs_text() if isinstance(result, Verified) else ""
     return Rejected(
-        p, Stage.SUPERSEDED, f"superseded by {by.proposal.title()}, which saves more ({by.allocs_text()}; this: {mine})"
+        p,
+        Stage.SUPERSEDED,
+        f"superseded by {by.proposal.title()}, which saves at least as much ({by.allocs_text()}; this: {mine})",
     )

@@ -239,13 +239,13 @@ def fix_cmd(
     """
     if interactive:
         ensure_terminal()  # refuse before minutes of verification, not after
-    if overlay and (write or interactive or branch_name or pr):
+    tc = _toolchain(go, overlay)
+    if overlay_files(tc) and (write or interactive or branch_name or pr):
         raise GoescapeError(
-            "--write, --interactive, --branch and --pr change the files on disk, which --overlay replaces",
-            path=overlay,
+            "--write, --interactive, --branch and --pr change the files on disk, which the overlay replaces",
+            path=overlay or "GOFLAGS -overlay",
             hint="use --write-overlay DIR to get the rewritten files as another overlay",
         )
-    tc = _toolchain(go, overlay)
     cwd = Path(directory).resolve()
     codemods = _select(codemod_names)
     err = _console(stderr=True)
@@ -414,12 +414,17 @@ def _review(session: Session, results: Sequence[Result], level: str, measure: bo
     verifier = verifier_for(session, level, measure=measure)
     try:
 
-        def text(p: Proposal) -> bytes:
-            return render_file(session.tc, session.sources[p.path], [p])[0]
+        def text(p: Proposal, path: Path | None = None) -> bytes:
+            return render_file(session.tc, session.sources[path or p.path], [p])[0]
+
+        def diff_of(p: Proposal) -> str:
+            # Every file the proposal edits: errors-sentinel's shared sentinel edits several.
+            paths = sorted(p.files | {path for path, _ in p.add_imports})
+            return "".join(unified_diff(path, session.sources[path].data, text(p, path), cwd) for path in paths)
 
         chosen = review(
             [r for r in results if isinstance(r, Verified)],
-            diff_of=lambda p: unified_diff(p.path, session.sources[p.path].data, text(p), cwd),
+            diff_of=diff_of,
             proposed_text=text,
             reverify=lambda p: verifier.verify([p])[0],
             cwd=cwd,
@@ -427,6 +432,7 @@ def _review(session: Session, results: Sequence[Result], level: str, measure: bo
         return chosen.accepted
     finally:
         verifier.close()
+        session.oracle.close()
 
 
 @cli.command("calibrate")

@@ -365,7 +365,10 @@ class Pass:
                 targets=targets,
                 rationale=rationale,
                 add_imports=tuple((src.path, imp) for imp in sorted(set(add_imports))),
-                drop_imports=tuple((src.path, imp) for imp in drop_imports),
+                # In every file the edits touch: an import is dropped only where it is left unused.
+                drop_imports=tuple(
+                    (path, imp) for path in sorted({src.path, *(e.path for e in edits)}) for imp in drop_imports
+                ),
                 api_change=api_change,
                 allowed_new=tuple(allowed_new),
                 pattern=pattern,

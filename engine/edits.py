@@ -92,7 +92,9 @@ def _insert_imports(src: SourceFile, paths: Sequence[str]) -> Edit:
     lines = "".join(f'\t"{p}"\n' for p in paths)
     every = [n for n in src.root.named_children if n.type == "import_declaration"]
     # cgo's `import "C"` stands alone under its preamble comment: never join another import to it.
-    cgo = [d for d in every if any(src.text(s).strip() == '"C"' for s in walk(d) if s.type == "interpreted_string_literal")]
+    cgo = [
+        d for d in every if any(src.text(s).strip() == '"C"' for s in walk(d) if s.type == "interpreted_string_literal")
+    ]
     decls = [d for d in every if d not in cgo]
     for decl in decls:
         block = next((c for c in decl.named_children if c.type == "import_spec_list"), None)

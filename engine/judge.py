@@ -200,7 +200,7 @@ def judge_escapes(
     for p in alive:
         stayed = [t for t in p.targets if t not in removed] if p.proof == "escape" else []
         because = f": {p.if_unproven}" if p.if_unproven else ""
-        if not p.targets and p.proof == "escape":
+        if not p.targets and p.proof == "escape":  # propose() skips these; a reviewed edit may not
             why = "the compiler reports no escape here for it to remove" + because
             rejected.append(Rejected(p, Stage.ESCAPE, why))
         elif stayed:

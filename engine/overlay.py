@@ -37,7 +37,9 @@ def write_overlay(
     replace: dict[str, str] = {str(k): str(v) if v else "" for k, v in (base or {}).items()}
     names: dict[str, Path] = {}
     for i, (path, data) in enumerate(sorted(files.items())):
-        copy = folder / f"{i}_{path.name}"
+        # One folder per file: `{i}/name` can never be read as part of another copy's path.
+        copy = folder / str(i) / path.name
+        copy.parent.mkdir()
         copy.write_bytes(data)
         replace[str(path)] = str(copy)
         names[str(copy)] = path
@@ -50,7 +52,8 @@ def unmap(text: str, names: Mapping[str, Path]) -> str:
     """`text` with every overlay copy's path (absolute, or relative as vet prints it) as the user's path."""
     for copy, original in names.items():
         text = text.replace(copy, str(original))
-        text = re.sub(r"\S*" + re.escape(Path(copy).name) + r"\b", str(original), text)
+        tail = "/".join(Path(copy).parts[-2:])  # `{i}/name`
+        text = re.sub(r"(?<![\w/])\S*/" + re.escape(tail) + r"\b", str(original), text)
     return text
 
 

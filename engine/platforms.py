@@ -65,6 +65,6 @@ _SUFFIX = re.compile(r"_[a-z0-9]+(_[a-z0-9]+)?\.go$")
 def _constrained(path: Path) -> bool:
     if _SUFFIX.search(path.name.replace("_test.go", ".go")):
         return True
-    with path.open("rb") as f:
-        head = f.read(4096)
+    # Constraints stand before the package clause, after any licence header however long.
+    head = path.read_bytes().split(b"\npackage ", 1)[0]
     return b"//go:build" in head or b"// +build" in head

@@ -397,19 +397,19 @@ def first_error_line(stderr: str) -> str:
 
 
 def with_overlay(tc: Toolchain, file: Path) -> Toolchain:
-    """`tc` with `-overlay=FILE` added to GOFLAGS, so that every go command it runs (list, build,
-    vet, test) reads the replaced files. FILE is the go command's overlay JSON,
-    `{"Replace": {"path": "file to read instead", "gone.go": ""}}`.
+    """`tc` with `-overlay=FILE` added to its GOFLAGS (those of `go env GOFLAGS`, which include a
+    `go env -w` setting), so that every go command it runs (list, build, vet, test) reads the
+    replaced files. FILE is the go command's overlay JSON with absolute paths,
+    `{"Replace": {"/abs/a.go": "/tmp/a.go", "/abs/gone.go": ""}}`.
 
-    Errors: GoescapeError (exit 2) when FILE cannot be read or is not such JSON.
+    Errors: GoescapeError (exit 2) when FILE cannot be read, is not such JSON or has a relative path.
     """
-    file = file.resolve()
+    file = file.absolute()
     _read_overlay(file)
-    flags = (dict(tc.env).get("GOFLAGS") or os.environ.get("GOFLAGS", "")).split()
-    flags = [f for f in flags if not f.lstrip("-").startswith("overlay=")] + [f"-overlay={file}"]
-    return Toolchain(
-        tc.go, tc.version, tc.goroot, (*[(k, v) for k, v in tc.env if k != "GOFLAGS"], ("GOFLAGS", " ".join(flags)))
-    )
+    current = tc.run(["env", "GOFLAGS"], tc.goroot).stdout.split()
+    flags = [f for f in current if not f.lstrip("-").startswith("overlay=")] + [f"-overlay={file}"]
+    env = [(k, v) for k, v in tc.env if k != "GOFLAGS"]
+    return Toolchain(tc.go, tc.version, tc.goroot, (*env, ("GOFLAGS", " ".join(flags))))
 
 
 def overlay_files(tc: Toolchain) -> dict[Path, Path | None]:
@@ -425,11 +425,12 @@ def overlay_files(tc: Toolchain) -> dict[Path, Path | None]:
 def _read_overlay(file: Path) -> dict[Path, Path | None]:
     hint = 'an overlay is JSON like {"Replace": {"/abs/path/a.go": "/tmp/a.go"}}, as go build -overlay takes'
     try:
-        raw = json.loads(file.read_text())
-        replace = raw["Replace"]
+        replace = json.loads(file.read_text())["Replace"]
         if not isinstance(replace, dict):
-            raise TypeError
+            raise TypeError("Replace is not an object")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GoescapeError(f"not a go overlay file: {exc}", path=file, hint=hint) from None
-    base = file.parent
-    return {(base / k).resolve(): ((base / v).resolve() if v else None) for k, v in replace.items()}
+    relative = next((p for pair in replace.items() for p in pair if p and not Path(p).is_absolute()), None)
+    if relative is not None:
+        raise GoescapeError(f"the overlay names a relative path, {relative}", path=file, hint="use absolute paths")
+    return {Path(k): (Path(v) if v else None) for k, v in replace.items()}

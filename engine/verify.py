@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.choice import choose
+from goescape.engine.choice import choose, into_rounds
 from goescape.engine.codemod import Proposal
-from goescape.engine.edits import overlaps, render_file
+from goescape.engine.edits import render_file
 from goescape.engine.facts import GCFLAGS, EscapeFact, allocation_facts, parse_diagnostics
 from goescape.engine.judge import (
     Outcome,
@@ -154,7 +154,10 @@ class Verifier:
         if key not in self._baseline_vet:
             base = self.overlay.go(verb, {}, packages, env=env or None)
             self._baseline_vet[key] = vet_findings(base.output)
-        new = vet_findings(outcome.output) - self._baseline_vet[key]
+        found = vet_findings(outcome.output)
+        if not found:  # a failure that names no position (a load error) is not the baseline's
+            return outcome
+        new = found - self._baseline_vet[key]
         return Outcome(not new, "\n".join(f"{path}: {msg}" for path, msg in sorted(new)) or outcome.output)
 
     def vet(self, proposals: Sequence[Proposal]) -> Outcome:
@@ -194,32 +197,18 @@ class Verifier:
 
     def verify(self, proposals: Sequence[Proposal]) -> list[Verified | Rejected]:
         """Each proposal verified or rejected with the reason; overlapping ones judged against each other."""
-        results: list[Verified | Rejected] = []
-        kept: list[Proposal] = []
-        for p in proposals:
-            _, error = self.render([p])
-            twin = next((q for q in kept if q.edits == p.edits and q.add_imports == p.add_imports), None)
-            if error:
-                results.append(Rejected(p, Stage.RENDER, error))
-            elif twin is not None:
-                results.append(Rejected(p, Stage.SUPERSEDED, f"the same edit as {twin.title()}, judged there"))
-            else:
-                kept.append(p)
-        rounds: list[list[Proposal]] = []
-        for p in kept:  # each round holds no two overlapping proposals; the first come first
-            home = next((r for r in rounds if not any(overlaps(p, q) for q in r)), None)
-            home.append(p) if home is not None else rounds.append([p])
+        results, rounds = into_rounds(proposals, lambda p: self.render([p])[1])
         judged = [self._verify_batch(batch) for batch in rounds]
         return results + choose(judged, self._confirms)
 
     def _confirms(self, proposals: Sequence[Proposal]) -> bool:
-        """Whether a set of rewrites verified in different rounds still builds and tests together."""
-        outcome = self.compiles(proposals)
-        if outcome.ok and self.level in ("vet", "test"):
-            outcome = self.vet(proposals)
-        if outcome.ok and self.level == "test":
-            outcome = self.test(proposals)
-        return outcome.ok
+        """Whether rewrites verified in different rounds pass together: build, escapes, vet, other
+        platforms and tests, as each passed alone."""
+        checks = [self.compiles, self.platforms]
+        checks += [self.vet] if self.level in ("vet", "test") else []
+        checks += [self.test] if self.level == "test" else []
+        alive = list(proposals)
+        return all(check(alive).ok for check in checks) and not self._judge_escapes(alive)[1]
 
     def _verify_batch(self, alive: list[Proposal]) -> list[Verified | Rejected]:
         results: list[Verified | Rejected] = []
@@ -237,7 +226,8 @@ class Verifier:
         others = self.other_platforms(sorted({self.packages[n].dir for n in self._changed(alive)}))
         if others:
             name = "platforms " + " ".join(f"{goos}/{goarch}" for goos, goarch in others)
-            stages.append((name, Stage.BUILD, self.platforms, "does not build on "))
+            stage = Stage.VET if self.level in ("vet", "test") else Stage.BUILD
+            stages.append((name, stage, self.platforms, "fails on "))
         for name, stage, check, prefix in stages:
             if alive:
                 self.progress(f"{name}: {len(alive)} proposals")

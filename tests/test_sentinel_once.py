@@ -115,11 +115,15 @@ def test_sites_that_fail_their_checks_stay_and_the_others_share(
     assert "Close at b.go:8" in results["Open"]["rationale"], results["Open"]
     # Compared by identity: skipped with its own reason while Open and Close still share the sentinel.
     assert results["Fresh"]["result"] == "skipped" and "identity" in results["Fresh"]["reason"], results["Fresh"]
-    # The rewrite would leave c.go's import of errors unused, which only a.go's proposal could not drop.
-    assert results["Stat"]["result"] == "skipped" and "c.go" in results["Stat"]["reason"], results["Stat"]
-    assert "Close" not in results, report["results"]
+    # Stat shares it too: the proposal drops the import its rewrite leaves unused in c.go.
+    assert "Stat at c.go" in results["Open"]["rationale"], results["Open"]
+    assert "Close" not in results and "Stat" not in results, report["results"]
 
     a, b = (tmp_path / "a.go").read_text(), (tmp_path / "b.go").read_text()
     assert a.count("var errNoName = errors.New") == 1 and a.count('errors.New("no name")') == 2, a
     assert "return errNoName" in b and 'errors.New("no name")' not in b, b
+    c = (tmp_path / "c.go").read_text()
+    assert "return errNoName" in c and '"errors"' not in c, c
     assert go(toolchain, "vet", "./...", cwd=tmp_path).returncode == 0
+    again = _fix(capsys, tmp_path, "--no-measure")
+    assert again["diff"] == "", again["diff"]
