@@ -93,14 +93,19 @@ def verdict(
 ) -> Verified | Rejected:
     """A proposal that passed every check, judged by its run-time measurement (or why there is none).
 
-    Measured: verified when it saves, rejected with the figures when not. Not measured: verified
-    on the compiler's evidence when its proof is the escape; rejected as unproven when only
-    fewer allocations at run time could prove it.
+    Measured: verified when it saves, rejected with the figures when not; a run in which nothing
+    allocates before or after did not exercise the allocation and counts as not measured. Not
+    measured: verified on the compiler's evidence when its proof is the escape; rejected as
+    unproven when only fewer allocations at run time could prove it.
     """
-    if isinstance(measured, Measurement):
-        if measured.saves:
-            return Verified(p, gone, (*checks, "allocs"), measurement=measured)
+    if isinstance(measured, Measurement) and measured.saves:
+        return Verified(p, gone, (*checks, "allocs"), measurement=measured)
+    if isinstance(measured, Measurement) and measured.allocs != (0.0, 0.0):
         return Rejected(p, Stage.ALLOCS, f"{measured.text()}: it saves nothing")
+    if isinstance(measured, Measurement):
+        # The run reached the rewrite but nothing allocated there either way (a caller inlined it
+        # and kept the value on its stack): the allocation the compiler reports was not exercised.
+        measured = f"{measured.by} runs {measured.where}, but nothing allocates there before or after"
     if p.proof == "runtime":
         why = f"unproven: only fewer allocations at run time prove it, and {measured}; left out of the diff"
         return Rejected(p, Stage.ALLOCS, why)

@@ -15,12 +15,9 @@ type item struct {
 }
 
 // newItem returns a pointer to a local: the item is moved to the heap (return-value fixes it).
-// It trims the name and clamps the price, too much for the inliner, so each call allocates.
+// It tidies the name, too much for the inliner, so each call allocates.
 func newItem(sku int, name string, price int) *item {
-	it := item{SKU: sku, Name: strings.TrimSpace(name), Price: max(price, 0)}
-	if it.Name == "" {
-		it.Name = fmt.Sprintf("item %d", sku)
-	}
+	it := item{SKU: sku, Name: strings.ToLower(strings.TrimSpace(name)), Price: max(price, 0)}
 	return &it
 }
 
