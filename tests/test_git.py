@@ -98,7 +98,7 @@ def test_branch_commits_each_codemod_and_leaves_the_checkout_byte_identical(
     for group, commit in zip(groups, branch.commits, strict=True):
         message = git("log", "-1", "--format=%B", commit, cwd=repo)
         assert message.startswith(group.subject + "\n\n" + group.body)
-        assert bool(re.search(r"\nexamples/shop/shop\.go:17 +newItem ", message)) == (commit == branch.commits[0])
+        assert bool(re.search(r"\nexamples/shop/shop\.go:19 +newItem ", message)) == (commit == branch.commits[0])
         trailers = _trailers(repo, commit)
         assert trailers["Goescape-Go-Version"] == toolchain.version and trailers["Goescape-Command"] == COMMAND
         assert trailers["Goescape-Codemod"] == group.subject.split()[1]

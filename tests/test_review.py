@@ -190,7 +190,7 @@ def test_an_edit_reaching_into_another_rewrite_keeps_the_first_accepted(
     run = _review(examples, EDIT + ACCEPT + ACCEPT, fresh_verifier, items=[address, write_name])
     assert "the edited rewrite verifies" in run.screen
     assert [v.proposal for v in run.result.accepted] == run.reverified
-    assert "skipped: it overlaps sprint shop.go:30 Address, accepted before" in run.screen
+    assert "skipped: it overlaps sprint shop.go:32 Address, accepted before" in run.screen
 
 
 def test_an_edit_that_changes_nothing_asks_again(
