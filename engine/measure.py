@@ -243,25 +243,25 @@ class Measurer:
         out: dict[Proposal, Measurement] = {}
         for p, (package, name) in chosen.items():
             if sharing[(package, name)] == 1:
-                after = batch[package].get(name, [])
+                after = batch[package].get(name)
             else:
                 own, error = self.render([p])
-                after = self._bench(package, {name}, own).get(name, []) if not error else []
-            sides = (before[package].get(name, []), after)
+                after = self._bench(package, {name}, own).get(name) if not error else None
+            sides = (before[package].get(name), after)
             if not (sides[0] and sides[1]):
                 continue
-            allocs = tuple(sum(r.get("allocs/op", 0.0) for r in rows) for rows in sides)
-            spent = tuple(sum(r.get("B/op", 0.0) for r in rows) for rows in sides)
+            allocs = tuple(side["allocs/op"] for side in sides if side)
+            spent = tuple(side["B/op"] for side in sides if side)
             where, version = f"{p.path.name}:{p.line}", self.overlay.tc.version
             out[p] = Measurement(
                 name, where, p.function, 0, (allocs[0], allocs[1]), (spent[0], spent[1]), True, version
             )
         return out
 
-    def _bench(self, package: str, names: set[str], files: Mapping[Path, bytes]) -> dict[str, list[dict[str, float]]]:
+    def _bench(self, package: str, names: set[str], files: Mapping[Path, bytes]) -> dict[str, dict[str, float]]:
         folder = self.overlay.folder()
         pattern = "^(" + "|".join(sorted(names)) + ")$"
-        verb = ["test", "-count=1", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime=100x"]
+        verb = ["test", "-count=3", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime=200x"]
         run = self.overlay.go([*verb, "-o", str(folder / "b.test")], files, [package])
         shutil.rmtree(folder, ignore_errors=True)
         return parse_bench(run.output)

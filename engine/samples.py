@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 _FRAME = re.compile(r"^\s+(?:\d+\s+)?(?P<func>\S+) (?P<file>\S+):(?P<line>\d+)(?: \(inline\))?$")
 _COUNT = re.compile(r"^\s+(?P<count>\d+)\s+\S+")
-_BENCH = re.compile(r"^(?P<name>Benchmark[^\s/]+?)(?:/\S*?)?(?:-\d+)?\s+\d+\s+(?P<metrics>.*)$")
+_BENCH = re.compile(r"^(?P<name>Benchmark[^\s/]+?)(?P<sub>/\S*?)?(?:-\d+)?\s+\d+\s+(?P<metrics>.*)$")
 _COVER = re.compile(r"^(?P<file>.+):(?P<l1>\d+)\.\d+,(?P<l2>\d+)\.\d+ \d+ (?P<count>\d+)$")
 
 
@@ -52,15 +52,25 @@ def executions(blocks: Sequence[tuple[int, int, int]], lines: set[int]) -> int:
     return max((n for a, b, n in blocks for line in lines if a <= line <= b), default=0)
 
 
-def parse_bench(output: str) -> dict[str, list[dict[str, float]]]:
-    """`go test -bench -benchmem` output → top-level benchmark → its rows (sub-benchmarks included)."""
-    rows: dict[str, list[dict[str, float]]] = {}
+def parse_bench(output: str) -> dict[str, dict[str, float]]:
+    """`go test -bench -benchmem -count=N` output → top-level benchmark → allocs/op and B/op.
+
+    Each sub-benchmark's figure is its least over the N runs (the allocator counts the whole
+    process, so a background allocation can only add), and a benchmark's is the sum over its
+    sub-benchmarks.
+    """
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for line in output.splitlines():
         if m := _BENCH.match(line.strip()):
             fields = m.group("metrics").split()
             metrics = {unit: float(value) for value, unit in zip(fields[::2], fields[1::2], strict=False)}
-            rows.setdefault(m.group("name"), []).append(metrics)
-    return rows
+            runs.setdefault((m.group("name"), m.group("sub") or ""), []).append(metrics)
+    out: dict[str, dict[str, float]] = {}
+    for (name, _), rows in runs.items():
+        total = out.setdefault(name, {"allocs/op": 0.0, "B/op": 0.0})
+        for unit in total:
+            total[unit] += min(r.get(unit, 0.0) for r in rows)
+    return out
 
 
 def first_line(text: str) -> str:
