@@ -41,10 +41,11 @@ class Measurement:
 
     @property
     def saves(self) -> bool:
-        """Fewer allocations, or as many and at least 1% fewer bytes."""
+        """Fewer allocations; or as many, and fewer bytes by at least 1% and 8 bytes (the smallest
+        size class: less than that per op is another goroutine's allocation spread over the run)."""
         if self.allocs[1] != self.allocs[0]:
             return self.allocs[1] < self.allocs[0]
-        return self.bytes is not None and self.bytes[1] < self.bytes[0] * 0.99
+        return self.bytes is not None and self.bytes[0] - self.bytes[1] >= max(8.0, 0.01 * self.bytes[0])
 
     def text(self) -> str:
         on = f" ({self.toolchain})" if self.toolchain else ""
