@@ -106,7 +106,7 @@ def verdict(
     if isinstance(measured, Measurement):
         # The run reached the rewrite but nothing allocated there either way (a caller inlined it
         # and kept the value on its stack): the allocation the compiler reports was not exercised.
-        measured = f"{measured.by} runs {measured.where}, but nothing allocates there before or after"
+        measured = f"{measured.by} ran {measured.where}, but nothing allocated there before or after"
     if p.proof == "runtime":
         why = f"unproven: only fewer allocations at run time prove it, and {measured}; left out of the diff"
         return Rejected(p, Stage.ALLOCS, why)
