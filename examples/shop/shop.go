@@ -39,8 +39,8 @@ func WriteName(w io.Writer, name string) error {
 	return err
 }
 
-// Shelf labels a shelf. A uint8 is boxed without allocating on Go 1.25+, so the concatenation
-// sprint offers allocates as much as Sprintf did: the run-time measurement rejects it.
+// Shelf labels a shelf. A uint8 is boxed without allocating on Go 1.25+, but the aisle is not:
+// BenchmarkShelf measures what the concatenation sprint offers saves (TestShelf passes constants).
 func Shelf(aisle string, n uint8) string {
 	return fmt.Sprintf("%s-%d", aisle, n)
 }

@@ -80,3 +80,15 @@ func BenchmarkDescribe(b *testing.B) {
 		_ = Describe(i, "tea", 350)
 	}
 }
+
+var (
+	aisles = []string{"A", "B", "C", "D"}
+	label  string // kept, as a caller keeps the label it asked for
+)
+
+func BenchmarkShelf(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		label = Shelf(aisles[i%len(aisles)], uint8(i))
+	}
+}
