@@ -89,8 +89,9 @@ def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[P
 
 
 # What a sync.Pool's New or a sync.Once makes is made once and reused, not made per call: the first
-# fmt.Sprintf of a test binary fills fmt's printer pool, which no later call pays again.
-_AMORTIZED = ("sync.(*Pool).", "sync.(*Once).", "sync.OnceFunc", "sync.OnceValue")
+# fmt.Sprintf of a test binary fills fmt's printer pool, which no later call pays again. Likewise
+# the runtime's goroutine records, which `go` statements reuse when the scheduler has one free.
+_AMORTIZED = ("sync.(*Pool).", "sync.(*Once).", "sync.OnceFunc", "sync.OnceValue", "runtime.newproc", "runtime.malg")
 
 
 def _through(sample: Sample, spans: Sequence[tuple[str, int, int]]) -> bool:
