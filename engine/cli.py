@@ -162,6 +162,7 @@ def scan_cmd(
     show_default=True,
     help="Measure allocations with the code's own tests and benchmarks.",
 )
+@click.option("--short", is_flag=True, help="Run the code's tests with -short (go test's flag for quick runs).")
 @click.option("--all-patterns", is_flag=True, help="Also try patterns calibrated to save nothing on this toolchain.")
 @click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
 @click.option("--interactive", "-i", is_flag=True, help="Review each verified rewrite; the accepted ones are written.")
@@ -207,6 +208,7 @@ def fix_cmd(
     allow_api_change: bool,
     use_colour: bool | None,
     measure: bool,
+    short: bool,
     all_patterns: bool,
     allow_overcap: bool,
     bench_regex: str | None,
@@ -261,10 +263,13 @@ def fix_cmd(
         if not all_patterns:
             rows = calibrate(tc, codemods, progress=lambda msg: status.update(msg))
             proposals = gate(proposals, unprofitable(rows))
-        outcome = verify(session, proposals, level, progress=lambda msg: status.update(msg), measure=measure)
+        test_flags = ("-short",) if short else ()
+        outcome = verify(
+            session, proposals, level, progress=lambda msg: status.update(msg), measure=measure, test_flags=test_flags
+        )
     results = outcome.results
     if interactive:
-        accepted = _review(session, results, level, measure, cwd)
+        accepted = _review(session, results, level, measure, cwd, test_flags)
         results = tuple(r for r in results if not isinstance(r, Verified)) + accepted
         write = not (branch_name or pr)  # what the user accepted is what they asked to have written
     changes = final_contents(session, results)
@@ -409,9 +414,11 @@ def _publish(
     err.print(f"{verb} pull request #{published.number} {published.url}")
 
 
-def _review(session: Session, results: Sequence[Result], level: str, measure: bool, cwd: Path) -> tuple[Verified, ...]:
+def _review(
+    session: Session, results: Sequence[Result], level: str, measure: bool, cwd: Path, test_flags: tuple[str, ...]
+) -> tuple[Verified, ...]:
     """Ask about each verified rewrite; an edited one is verified again by a verifier kept open."""
-    verifier = verifier_for(session, level, measure=measure)
+    verifier = verifier_for(session, level, measure=measure, test_flags=test_flags)
     try:
 
         def text(p: Proposal, path: Path | None = None) -> bytes:

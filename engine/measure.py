@@ -119,6 +119,7 @@ class Measurer:
     test_packages: Sequence[str]
     sources: Mapping[Path, SourceFile]
     render: Callable[[Sequence[Proposal]], tuple[dict[Path, bytes], str]]  # new file contents, or an error
+    test_flags: tuple[str, ...] = ()  # e.g. ("-short",), given to every test run
 
     def measure(self, proposals: Sequence[Proposal], files: Mapping[Path, bytes]) -> dict[Proposal, Measurement | str]:
         """Each proposal's measurement, or why it was not measured (one line)."""
@@ -194,7 +195,7 @@ class Measurer:
         cover = folder / "cover.out"
         coverpkg = f"-coverpkg={','.join(sorted(self.changed))}"
         flags = ["-covermode=count", coverpkg, f"-coverprofile={cover}", "-o", str(folder / "t.test")]
-        run = self.overlay.go([*RUN_ALL, *flags], {}, [package])
+        run = self.overlay.go([*RUN_ALL, *self.test_flags, *flags], {}, [package])
         if not cover.is_file():
             shutil.rmtree(folder, ignore_errors=True)
             return f"the tests of {package} did not run: {first_line(run.output)}"
@@ -215,7 +216,7 @@ class Measurer:
         folder = self.overlay.folder()
         prof = folder / "mem.prof"
         flags = [f"-memprofile={prof}", "-memprofilerate=1", "-o", str(folder / "t.test")]
-        run = self.overlay.go([*RUN_ALL, *flags], files, [package])
+        run = self.overlay.go([*RUN_ALL, *self.test_flags, *flags], files, [package])
         if not prof.is_file():
             shutil.rmtree(folder, ignore_errors=True)
             return f"the tests of {package} wrote no heap profile: {first_line(run.output)}"
@@ -267,7 +268,7 @@ class Measurer:
     def _bench(self, package: str, names: set[str], files: Mapping[Path, bytes]) -> dict[str, dict[str, float]]:
         folder = self.overlay.folder()
         pattern = "^(" + "|".join(sorted(names)) + ")$"
-        verb = ["test", "-count=3", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime=200x"]
+        verb = ["test", "-count=3", "-run", "^$", "-bench", pattern, "-benchmem", "-benchtime=200x", *self.test_flags]
         run = self.overlay.go([*verb, "-o", str(folder / "b.test")], files, [package])
         shutil.rmtree(folder, ignore_errors=True)
         return parse_bench(run.output)

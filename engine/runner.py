@@ -231,7 +231,12 @@ class Outcome:
 
 
 def verifier_for(
-    session: Session, level: str, progress: Callable[[str], None] = lambda _msg: None, *, measure: bool = True
+    session: Session,
+    level: str,
+    progress: Callable[[str], None] = lambda _msg: None,
+    *,
+    measure: bool = True,
+    test_flags: tuple[str, ...] = (),
 ) -> Verifier:
     """A Verifier over the session's packages, judged against every escape the compiler printed for them."""
     baseline = list(session.compiled)
@@ -246,6 +251,7 @@ def verifier_for(
         level=level,
         progress=progress,
         measure=measure,
+        test_flags=test_flags,
     )
 
 
@@ -256,9 +262,10 @@ def verify(
     progress: Callable[[str], None] = lambda _msg: None,
     *,
     measure: bool = True,
+    test_flags: tuple[str, ...] = (),
 ) -> Outcome:
     before = [f for f in session.facts if f.kind.allocates]
-    verifier = verifier_for(session, level, progress, measure=measure)
+    verifier = verifier_for(session, level, progress, measure=measure, test_flags=test_flags)
     try:
         results: list[Result] = [Skipped(p) for p in proposals if isinstance(p, Skip)]
         results += verifier.verify([p for p in proposals if isinstance(p, Proposal)])

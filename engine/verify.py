@@ -56,6 +56,7 @@ class Verifier:
     level: str = "test"
     measure: bool = True
     progress: Callable[[str], None] = lambda _msg: None
+    test_flags: tuple[str, ...] = ()  # flags for every `go test` of the code's tests, e.g. ("-short",)
     overlay: Overlay = field(init=False)
     _rendered: dict[tuple[Path, frozenset[Proposal]], tuple[bytes, str]] = field(default_factory=dict)
     _dependents: dict[frozenset[str], list[str]] = field(default_factory=dict)
@@ -183,7 +184,7 @@ class Verifier:
     def test(self, proposals: Sequence[Proposal]) -> Outcome:
         if not (scope := self.test_scope(proposals)):
             return Outcome(True)  # `go test` with no package would test the current directory
-        outcome = self._go(["test", "-count=1", "-timeout=10m"], proposals, scope)
+        outcome = self._go(["test", "-count=1", "-timeout=10m", *self.test_flags], proposals, scope)
         if not outcome.ok:
             outcome.output = test_failure(outcome.output)
         return outcome
@@ -191,7 +192,7 @@ class Verifier:
     def baseline_tests_pass(self, proposals: Sequence[Proposal]) -> Outcome:
         scope = tuple(self.test_scope(proposals))
         if scope and scope not in self._baseline_ok:
-            run = self.overlay.go(["test", "-count=1", "-timeout=10m"], {}, scope)
+            run = self.overlay.go(["test", "-count=1", "-timeout=10m", *self.test_flags], {}, scope)
             self._baseline_ok[scope] = Outcome(run.ok, test_failure(run.output))
         return self._baseline_ok.get(scope, Outcome(True))
 
@@ -251,7 +252,7 @@ class Verifier:
             self.progress(f"measuring {len(alive)} rewrites with the code's own tests")
             scope = self.test_scope(alive)
             changed = {n: self.packages[n] for n in self._changed(alive)}
-            measurer = Measurer(self.overlay, changed, scope, self.sources, self.render)
+            measurer = Measurer(self.overlay, changed, scope, self.sources, self.render, self.test_flags)
             measured = measurer.measure(alive, files)
         removed, _ = self._compare(self.build(alive))
         return [

@@ -171,3 +171,23 @@ def test_list_names_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("goescape, version ")
+
+
+def test_short_runs_the_code_s_tests_with_short(
+    tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A long test that only -short skips: without --short the tests fail before any rewrite.
+    files = {
+        "go.mod": GO_MOD,
+        "a.go": 'package t\n\nimport "fmt"\n\nfunc A(s string) string { return fmt.Sprintf("%s", s) }\n',
+        "a_test.go": 'package t\n\nimport "testing"\n\nfunc TestLong(t *testing.T) {\n'
+        '\tif !testing.Short() {\n\t\tt.Fatal("long test: run with -short")\n\t}\n'
+        '\tif A("x") != "x" {\n\t\tt.Fatal(A("x"))\n\t}\n}\n',
+    }
+    write_tree(tmp_path, files)
+    assert main(["fix", "--json", "--no-measure", "-C", str(tmp_path), "./..."]) == 0
+    long = json.loads(capsys.readouterr().out)
+    assert [r["result"] for r in long["results"]] == ["rejected"]
+    assert main(["fix", "--json", "--no-measure", "--short", "-C", str(tmp_path), "./..."]) == 0
+    short = json.loads(capsys.readouterr().out)
+    assert [r["result"] for r in short["results"]] == ["verified"]
