@@ -6,11 +6,15 @@ by value, it is copied into the caller's frame instead. A caller that names the 
 the struct in that variable, which is now the storage the old pointer pointed at: its field
 accesses and method calls stay, and each bare use becomes `&x`, so aliasing is unchanged (if
 that makes `x` escape in the caller, the verifier rejects the rewrite as adding an escape).
+A method is rewritten like a function unless an interface of its package has a method of that
+name: an unexported method can be required by no other package's interface.
 Left alone: a struct over --size-limit (its size as go/types gives it for the target GOARCH),
 one holding a lock or a sync or sync/atomic value at any depth, a local that has a pointer method
 called on it or on a field of it (`p.b.WriteString` takes `&p.b`: a strings.Builder copied after
-that panics), a `return nil` path, a method, a function used as a value or from another package,
-and a result used as a pointer without a name.
+that panics), a `return nil` path, a function or method used as a value or from another package,
+a result used as a pointer without a name or returned by its caller, and a call the compiler
+inlined where the allocation still escapes (the caller keeps the pointer: its variable would
+move to the heap instead). Exported functions and methods need --allow-api-change, checked last.
 
 Before:  func newUser() *User { return &User{} }  ...  u := newUser(); save(u)
 After:   func newUser() User { return User{} }  ...  u := newUser(); save(&u)
@@ -65,11 +69,13 @@ def propose(match: Match, pass_: Pass) -> None:
     edits = [Edit.replace(src, result, src.text(pointee))]
     edits += [Edit(src.path, e.start_byte, e.named_children[0].start_byte, b"") for e in addresses]
     # Every precondition --allow-api-change cannot lift comes first: the reason given is what really blocks it.
-    why = "a method: its signature may have to match an interface" if fn.type == "method_declaration" else ""
+    why = _interface_problem(pass_, name) if fn.type == "method_declaration" else ""
     why = why or next((_return_problem(src, e) for e in returned if e is None or e.id not in returns), "")
     why = why or _type_problem(pass_, src, pointee, typ)
     why = why or next((w for n in locals_ if (w := _local_problem(pass_, src, fn, n, returns))), "")
-    why = why or (_callers(pass_, fn_obj, pointer_only, edits) if fn_obj else f"go/types has no object for {name}")
+    compiled = pass_.function_name(src, fn)  # the compiler's name, as in "inlining call to (*T).m"
+    why = why or ("" if fn_obj else f"go/types has no object for {name}")
+    why = why or (_callers(pass_, fn_obj, compiled, pointer_only, edits) if fn_obj else "")
     why = why or _hidden_use(pass_, name) or ("" if pass_.exported_ok(name) else _EXPORTED)
     if why:
         return pass_.skip(src, fn, why, targets)
@@ -90,14 +96,40 @@ def _return_problem(src: SourceFile, expr: Node | None) -> str:
     return f"returns {src.text(expr) if expr is not None else 'nothing'}, not &local or &T{{...}}, on some path"
 
 
-def _callers(pass_: Pass, fn: GoObject, pointer_only: frozenset[str], edits: list[Edit]) -> str:
+def _interface_problem(pass_: Pass, name: str) -> str:
+    """An interface of the package that has a method called `name`, whose signature it must keep, or "".
+
+    An unexported method can only be required by an interface of its own package (its name is
+    qualified by the package), and an embedded interface is read where it is declared; so every
+    interface type of the package's folder is read, named or literal, tests and other platforms'
+    files included. An exported method is gated behind --allow-api-change: importers' interfaces
+    are the change to the API that the flag accepts, and verification builds the ones in the patterns.
+    """
+    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+    for path in sorted(pass_.package.dir.glob("*.go")):
+        data = path.read_bytes()
+        if b"interface" not in data or not word.search(data):
+            continue
+        src = pass_.source(path)
+        for elem in walk(src.root):
+            method = elem.child_by_field_name("name") if elem.type == "method_elem" else None
+            if method is None or src.text(method) != name:
+                continue
+            spec = elem.parent.parent if elem.parent is not None else None
+            named = spec.child_by_field_name("name") if spec is not None and spec.type == "type_spec" else None
+            what = f"interface {src.text(named)}" if named is not None else "an interface literal"
+            return f"{what} has a method {name} ({_where(src, elem)}), whose signature the method must keep"
+    return ""
+
+
+def _callers(pass_: Pass, fn: GoObject, compiled: str, pointer_only: frozenset[str], edits: list[Edit]) -> str:
     """Add the edits every caller needs to `edits`, or say why one cannot take a value."""
     mine = {s.path: s for s in pass_.files()}
     for use in pass_.uses(fn):
         caller = mine.get(use.path)
         if caller is None:
             return f"called from another package ({use.where()}); only its own package is rewritten"
-        found = _caller_edits(pass_, caller, _node(caller, use), pointer_only)
+        found = _caller_edits(pass_, caller, _node(caller, use), compiled, pointer_only)
         if isinstance(found, str):
             return found
         edits += found
@@ -247,11 +279,28 @@ def _local_problem(pass_: Pass, src: SourceFile, fn: Node, local: Node, returns:
     return ""
 
 
-def _caller_edits(pass_: Pass, src: SourceFile, ident: Node, pointer_only: frozenset[str]) -> list[Edit] | str:
-    """The edits one use of the function needs, or why its caller cannot take a value."""
-    name, call, where = src.text(ident), ident.parent, _where(src, ident)
-    if call is None or call.type != "call_expression" or call.named_children[0].id != ident.id:
-        return f"{name} is used as a function value ({where})"
+def _caller_edits(
+    pass_: Pass, src: SourceFile, ident: Node, compiled: str, pointer_only: frozenset[str]
+) -> list[Edit] | str:
+    """The edits one use of the function needs, or why its caller cannot take a value.
+
+    Where the compiler inlined the call (`compiled` is its name for the function), it reports the
+    allocation at the call's parenthesis: if it still escapes there, the caller keeps the pointer,
+    and returned by value the caller's own variable would move to the heap instead.
+    """
+    name, callee, where = src.text(ident), ident, _where(src, ident)
+    if ident.type == "field_identifier" and ident.parent is not None:  # x.m(...) or (*T).m(x, ...)
+        callee = ident.parent
+    call = callee.parent
+    if call is None or call.type != "call_expression" or call.named_children[0].id != callee.id:
+        return f"{name} is used as a {'method' if callee is not ident else 'function'} value ({where})"
+    args = call.child_by_field_name("arguments") or call
+    for kept in pass_.facts_within(src, args):
+        if kept.kind.allocates and kept.offset == args.start_byte and compiled in kept.inlined:
+            return (
+                f"inlined into {kept.function}, {kept.expr} still escapes there ({where}): the caller keeps"
+                " the pointer, so returned by value its variable would move to the heap instead"
+            )
     parent, holder = call.parent, call.parent.parent if call.parent is not None else None
     if parent is None or parent.type in _DISCARDED:
         return []
@@ -287,6 +336,9 @@ def _variable_edits(pass_: Pass, src: SourceFile, decl: Node, var: Node, fn: str
             return f"takes the address of {name}, which would then be a pointer to a pointer ({at})"
         if role == "compare":
             return f"compares {name} by identity ({at})"
+        listed = use.parent if use.parent is not None and use.parent.type == "expression_list" else None
+        if role == "value" and listed is not None and listed.parent and listed.parent.type == "return_statement":
+            return f"returns {name}, which as &{name} would move to the heap instead ({at})"
         if role == "deref" and use.parent is not None:
             edits.append(Edit.replace(src, use.parent, name))
         elif role == "value":
