@@ -15,6 +15,7 @@ from goescape.codemods import (
     sort_slice,
     split_seq,
     sprint,
+    struct_layout,
     write_string,
 )
 
@@ -30,4 +31,5 @@ BUILTIN: tuple[ModuleType, ...] = (
     concat_builder,
     appendf,
     split_seq,
+    struct_layout,
 )

@@ -2,7 +2,9 @@
 
 A pair is `<pattern>.txtar` with `go.mod`, `before.go`, `after.go` and `bench_test.go`. Its
 `BenchmarkPattern` decides whether the pattern saves allocations on this toolchain; any other
-benchmark in it is shown beside it, for inputs where the answer differs.
+benchmark in it is shown beside it, for inputs where the answer differs. A pair whose rewrite keeps
+its allocations and makes them smaller (a struct moved to a smaller size class) says so in a
+`figure` section holding `B/op`: it then saves when it allocates no more often and fewer bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from goescape.engine.codemod import Codemod
 from goescape.engine.toolchain import Toolchain
 
 GATE = "Pattern"
+ALLOCS, BYTES = "allocs/op", "B/op"  # what decides whether a pattern saves
 _BENCH_LINE = re.compile(r"^Benchmark(?P<name>\w+?)(?:-\d+)?\s+\d+\s+(?P<metrics>.*)$")
 
 
@@ -42,6 +45,7 @@ class Calibration:
     before: Sample
     after: Sample
     go_version: str
+    figure: str = ALLOCS
 
     @property
     def gates(self) -> bool:
@@ -49,10 +53,22 @@ class Calibration:
 
     @property
     def saves(self) -> bool:
-        return self.after.allocs < self.before.allocs
+        """Fewer allocs/op; for a B/op pair, no more allocs/op and fewer B/op by at least 1% and 8
+        bytes (the smallest size class), as a rewrite's own measurement is judged."""
+        if self.figure != BYTES:
+            return self.after.allocs < self.before.allocs
+        spared = self.before.bytes - self.after.bytes
+        return self.after.allocs <= self.before.allocs and spared >= max(8.0, 0.01 * self.before.bytes)
 
     def allocs_text(self) -> str:
-        return f"{self.before.allocs:g} → {self.after.allocs:g}"
+        """`2 → 1`; a B/op pair adds its bytes: `1 → 1, B/op 48 → 32`."""
+        bytes_ = f", B/op {self.before.bytes:g} → {self.after.bytes:g}" if self.figure == BYTES else ""
+        return f"{self.before.allocs:g} → {self.after.allocs:g}{bytes_}"
+
+    def figures(self) -> str:
+        """`2 → 1 allocs/op`, or for a B/op pair `1 → 1 allocs/op and 48 → 32 B/op`."""
+        allocs = f"{self.before.allocs:g} → {self.after.allocs:g} allocs/op"
+        return allocs + (f" and {self.before.bytes:g} → {self.after.bytes:g} B/op" if self.figure == BYTES else "")
 
 
 def parse_benchmarks(text: str) -> dict[str, list[dict[str, float]]]:
@@ -89,10 +105,13 @@ def _run_variant(tc: Toolchain, archive: txtar.Archive, variant: str, count: int
 
 def measure_pair(tc: Toolchain, codemod: str, path: Path, count: int = 3) -> list[Calibration]:
     archive = txtar.parse(path.read_text())
+    figure = BYTES if (archive.get("figure") or "").strip() == BYTES else ALLOCS
     before = _run_variant(tc, archive, "before", count)
     after = _run_variant(tc, archive, "after", count)
     return [
-        Calibration(codemod, path.stem, name, before[name], after[name], tc.version) for name in before if name in after
+        Calibration(codemod, path.stem, name, before[name], after[name], tc.version, figure)
+        for name in before
+        if name in after
     ]
 
 
@@ -127,6 +146,7 @@ def _from_json(rows: object) -> list[Calibration]:
                 Sample(**row["before"]),
                 Sample(**row["after"]),
                 row["go_version"],
+                row.get("figure", ALLOCS),
             )
         )
     return out
@@ -179,7 +199,7 @@ def unprofitable(calibrations: Iterable[Calibration]) -> dict[tuple[str, str], s
     for row in rows:
         if not row.gates or row.saves:
             continue
-        why = f"calibrated on {row.go_version}: {row.pattern} allocates {row.allocs_text()} allocs/op, no saving"
+        why = f"calibrated on {row.go_version}: {row.pattern} allocates {row.figures()}, no saving"
         others = [r for r in rows if (r.codemod, r.pattern) == (row.codemod, row.pattern) and not r.gates and r.saves]
         if others:
             why += "; " + ", ".join(f"{r.benchmark} saves ({r.allocs_text()})" for r in others)

@@ -164,6 +164,74 @@ class Use:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One field of a struct as the target GOARCH lays it out: bytes of size, alignment and offset."""
+
+    name: str
+    type: str
+    size: int
+    align: int
+    offset: int
+    embedded: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A struct type's layout for the target GOARCH (types.SizesFor("gc", GOARCH)), and who could tell its order.
+
+    `order` lists the field indices in an order that leaves no padding between fields (zero-sized
+    fields first, then by alignment, descending; stable among equals), `reordered_size` the size
+    that order gives. `pointers`: the garbage collector scans it. Asked with `observe`: `observed`
+    are the places in the module, tests included, that could tell the field order, each saying how
+    (`why`); `api` the first exported declaration of the package whose type reaches it, as
+    (name, type), or None.
+    """
+
+    type: str
+    goarch: str
+    size: int
+    align: int
+    word: int
+    pointers: bool
+    fields: tuple[Field, ...]
+    order: tuple[int, ...]
+    reordered_size: int
+    host_layout: bool = False
+    cgo: tuple[str, ...] = ()
+    observed: tuple[Use, ...] = ()
+    api: tuple[str, str] | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Layout:
+        api = raw.get("api") or {}
+        return cls(
+            type=str(raw["type"]),
+            goarch=str(raw.get("goarch", "")),
+            size=int(raw["size"]),
+            align=int(raw["align"]),
+            word=int(raw["word"]),
+            pointers=bool(raw.get("pointers")),
+            fields=tuple(
+                Field(
+                    str(f["name"]),
+                    str(f["type"]),
+                    int(f["size"]),
+                    int(f["align"]),
+                    int(f["offset"]),
+                    bool(f.get("embedded")),
+                )
+                for f in raw.get("fields") or ()
+            ),
+            order=tuple(int(i) for i in raw.get("order") or ()),
+            reordered_size=int(raw["reordered_size"]),
+            host_layout=bool(raw.get("host_layout")),
+            cgo=tuple(str(f) for f in raw.get("cgo") or ()),
+            observed=_uses(raw.get("observed")),
+            api=(str(api["name"]), str(api["type"])) if api.get("name") else None,
+        )
+
+
+@dataclass(frozen=True)
 class Targets:
     """The GOOS/GOARCH targets whose builds together compile every .go file of some directories.
 
@@ -340,6 +408,15 @@ class Oracle:
         if raw is None:
             return (Use(near, 0, 0, 0, "", f"go/types could not follow the values: {self.last_error}"),)
         return _uses(raw)
+
+    def layout(self, path: Path, start: int, end: int, *, observe: bool = False) -> Layout | None:
+        """The layout of the struct type named at bytes [start, end) of `path` (its declaring
+        identifier), or None when that is no struct type with a size (a generic one has none).
+
+        `observe` also fills `observed` and `api`, which walks every package of the module.
+        """
+        raw = self._ask("layout", file=str(path), start=start, end=end, observe=observe)
+        return Layout.from_json(raw) if isinstance(raw, dict) else None
 
     def names(self, directory: Path) -> frozenset[str]:
         """Package-level and import names of every Go file in `directory`, whatever its build constraints."""

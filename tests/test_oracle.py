@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.oracle import GoObject, GoType, Oracle, cache_dir, oracle_binary
+from goescape.engine.oracle import GoObject, GoType, Layout, Oracle, cache_dir, oracle_binary
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, write_tree
@@ -570,3 +570,148 @@ def test_a_type_whose_size_depends_on_a_type_parameter_has_no_size(toolchain: To
         assert generic.elem is not None and generic.elem.size is None  # go/types would assert, not answer
         concrete = type_of(oracle, g, "New[int]()")
         assert concrete is not None and concrete.elem is not None and concrete.elem.size == 40
+
+
+# --- struct layouts --------------------------------------------------------------------------
+
+
+LAYOUT_A = """package a
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"unsafe"
+)
+
+type padded struct {
+	ok   bool
+	id   int64
+	name string
+	done bool
+}
+
+type tight struct {
+	id   int64
+	name string
+	ok   bool
+}
+
+type unkeyed struct{ ok bool; id int64 }
+
+type encoded struct{ OK bool; ID int64 }
+
+type counted struct {
+	ready bool
+	hits  int64
+}
+
+type offset struct{ ok bool; id int64 }
+
+type boxed struct{ ok bool; id int64 }
+
+type generic struct{ ok bool; id int64 }
+
+type sorted struct{ ok bool; id int64 }
+
+type compared struct {
+	ok  bool
+	err error
+}
+
+type twin struct{ ok bool; id int64 }
+
+type twin2 struct{ ok bool; id int64 }
+
+type keyed struct{ ok bool; id int64 }
+
+type Stack[T any] struct {
+	ok    bool
+	items []T
+}
+
+type held struct{ ok bool; id int64 }
+
+func Make() []*held { return nil }
+
+type ranged struct{ ok bool; id int64 }
+
+type shown struct{ ok bool; id int64 }
+
+func show[X any](x X) string { return fmt.Sprint(x) }
+
+func more(rs []ranged) string {
+	var v any
+	for _, v = range rs {
+	}
+	return show(shown{}) + fmt.Sprint(v)
+}
+
+var (
+	_ = unkeyed{true, 1}
+	_ = slices.Index([]sorted{}, sorted{})
+	_ = twin2(twin{})
+	_ = map[keyed]int{}
+)
+
+func uses(c *counted, o offset, g generic, p compared) {
+	_, _ = json.Marshal(&encoded{})
+	atomic.AddInt64(&c.hits, 1)
+	_ = unsafe.Offsetof(o.id)
+	_ = slices.Clone([]generic{g})
+	_ = p == compared{}
+	_ = fmt.Sprint([]*boxed{nil})
+}
+"""
+
+
+READS = "and reflection (fmt's %v, encoding/json) reads its fields in order"
+
+
+def test_layout_sizes_order_and_where_the_order_shows(toolchain: Toolchain, tmp_path: Path) -> None:
+    root = module(tmp_path, "layout", {"a/a.go": LAYOUT_A})
+    assert toolchain.run(["vet", "./..."], root).returncode == 0
+    a = root / "a" / "a.go"
+    with Oracle(toolchain, root, ["./..."]) as oracle:
+
+        def layout(name: str) -> Layout | None:
+            return oracle.layout(a, *span(a, name, "type " + name), observe=True)
+
+        padded = oracle.layout(a, *span(a, "padded", "type padded"))
+        assert padded is not None and padded.observed == () and padded.api is None, "asked without observe"
+        padded = layout("padded")
+        assert padded is not None and padded.goarch == toolchain.run(["env", "GOARCH"], root).stdout.strip()
+        if padded.word == 8:
+            assert (padded.size, padded.align, padded.reordered_size) == (40, 8, 32)
+            assert [(f.name, f.size, f.offset) for f in padded.fields] == [
+                ("ok", 1, 0),
+                ("id", 8, 8),
+                ("name", 16, 16),
+                ("done", 1, 32),
+            ]
+        assert padded.order == (1, 2, 0, 3), "by alignment, stable among equals"
+        assert padded.pointers and padded.observed == () and padded.api is None and not padded.host_layout
+        tight = layout("tight")
+        assert tight is not None and tight.reordered_size == tight.size and tight.order == (0, 1, 2)
+
+        def why(name: str) -> list[tuple[str, str]]:
+            found = layout(name)
+            assert found is not None
+            return [(u.text, u.why) for u in found.observed]
+
+        assert why("unkeyed") == [("unkeyed{true, 1}", "an unkeyed literal lists its values in field order")]
+        assert [t for t, _ in why("encoded")] == ["&encoded{}"] and "encoding/json.Marshal" in why("encoded")[0][1]
+        assert "sync/atomic.AddInt64 on a raw 64-bit field" in why("counted")[0][1]
+        assert why("offset") == [("unsafe.Offsetof(o.id)", "unsafe.Offsetof reads a field's offset")]
+        assert why("boxed")[0][0] == "[]*boxed{nil}", "a slice of pointers to it, printed, still shows it"
+        assert why("sorted") == [], "slices never converts its type arguments to an interface"
+        assert why("generic") == [], "slices.Clone's instantiation with []generic is safe too"
+        assert [t for t, _ in why("compared")] == ["p == compared{}"], "an interface field, compared"
+        assert [t for t, _ in why("twin")] == ["twin2(twin{})"] == [t for t, _ in why("twin2")]
+        assert why("keyed") == [], "no interface in it: hashing it shows no order"
+        assert oracle.layout(a, *span(a, "Stack", "type Stack")) is None, "a generic type has no one layout"
+        assert why("ranged") == [("v", "ranged becomes any by a range assignment, " + READS)]
+        assert [t for t, _ in why("shown")] == ["show"], "generic code of the module is not followed: it may print"
+        held = layout("held")
+        assert held is not None and held.api == ("Make", "func() []*held")

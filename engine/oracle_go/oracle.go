@@ -67,6 +67,7 @@ type oracle struct {
 	goCmd   string
 	fset    *token.FileSet
 	sizes   types.Sizes
+	arch    string             // the GOARCH sizes are for
 	byPath  map[string]*listed // every listed package, by ImportPath (test variants included)
 	targets map[string]bool    // ImportPaths asked for (not DepOnly)
 	units   map[string]*unit   // by the listed ImportPath of the variant checked
@@ -142,9 +143,9 @@ func main() {
 	if arch == "" {
 		arch = goEnv(goCmd, "GOARCH")
 	}
-	o.sizes = types.SizesFor("gc", arch)
+	o.sizes, o.arch = types.SizesFor("gc", arch), arch
 	if o.sizes == nil {
-		o.sizes = types.SizesFor("gc", "amd64")
+		o.sizes, o.arch = types.SizesFor("gc", "amd64"), "amd64"
 	}
 
 	in := bufio.NewScanner(os.Stdin)
@@ -263,6 +264,9 @@ func (o *oracle) handle(req map[string]any) (any, error) {
 		host := req["host"].([]any)
 		hostCgo, _ := req["host_cgo"].(bool)
 		return targets(dirs, platforms, [2]string{host[0].(string), host[1].(string)}, hostCgo)
+	case "layout":
+		observe, _ := req["observe"].(bool)
+		return o.layout(str(req, "file"), num(req, "start"), num(req, "end"), observe)
 	case "check":
 		u, err := o.unitOf(str(req, "file"))
 		if err != nil {
@@ -410,6 +414,7 @@ func (o *oracle) check(key string) (*unit, error) {
 		Uses:       map[*ast.Ident]types.Object{},
 		Selections: map[*ast.SelectorExpr]*types.Selection{},
 		Implicits:  map[ast.Node]types.Object{},
+		Instances:  map[*ast.Ident]types.Instance{},
 	}
 	var first error
 	conf := types.Config{
@@ -1469,4 +1474,551 @@ func targets(dirs []string, platforms [][2]string, host [2]string, hostCgo bool)
 		}
 	}
 	return map[string]any{"targets": chosen, "never": never}, nil
+}
+
+// layout describes the struct type whose name spans [start, end) of a file: its fields with their
+// sizes, alignments and offsets for the target GOARCH, and an order that leaves no padding between
+// fields (zero-sized fields first, then by alignment, descending; stable, so fields of equal
+// alignment keep their order) with the size it gives. With observe, also every place in the module
+// that could tell the field order (see observers) and the first exported declaration of the package
+// that reaches the type: a walk of the whole module, asked for only once the size says it pays.
+func (o *oracle) layout(file string, start, end int, observe bool) (any, error) {
+	n, u, err := o.node(file, start, end)
+	if err != nil {
+		return nil, err
+	}
+	var tn *types.TypeName
+	if id, ok := n.(*ast.Ident); ok {
+		tn, _ = u.info.Defs[id].(*types.TypeName)
+	}
+	if tn == nil || tn.IsAlias() {
+		return nil, errors.New("not the name of a defined type")
+	}
+	named, _ := tn.Type().(*types.Named)
+	st, _ := tn.Type().Underlying().(*types.Struct)
+	if named == nil || st == nil {
+		return nil, fmt.Errorf("%s is not a struct type", tn.Name())
+	}
+	if named.TypeParams().Len() > 0 {
+		return nil, fmt.Errorf("%s is generic: its layout depends on its type arguments", tn.Name())
+	}
+	qual := types.RelativeTo(u.pkg)
+	vars := make([]*types.Var, st.NumFields())
+	for i := range vars {
+		vars[i] = st.Field(i)
+	}
+	offsets := o.sizes.Offsetsof(vars)
+	fields := []map[string]any{}
+	hostLayout := false
+	for i, f := range vars {
+		fields = append(fields, map[string]any{
+			"name":     f.Name(),
+			"type":     types.TypeString(f.Type(), qual),
+			"embedded": f.Embedded(),
+			"size":     o.sizes.Sizeof(f.Type()),
+			"align":    o.sizes.Alignof(f.Type()),
+			"offset":   offsets[i],
+		})
+		if fn, ok := types.Unalias(f.Type()).(*types.Named); ok && fn.Obj().Pkg() != nil {
+			hostLayout = hostLayout || (fn.Obj().Pkg().Path() == "structs" && fn.Obj().Name() == "HostLayout")
+		}
+	}
+	order := make([]int, len(vars))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(i int) int64 {
+		if o.sizes.Sizeof(vars[i].Type()) == 0 {
+			return 1 << 62 // a zero-sized field last would be padded to keep &t.f inside the object
+		}
+		return o.sizes.Alignof(vars[i].Type())
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(order[a]) > rank(order[b]) })
+	moved, tags := make([]*types.Var, len(order)), make([]string, len(order))
+	for i, k := range order {
+		moved[i], tags[i] = vars[k], st.Tag(k)
+	}
+	d := map[string]any{
+		"type":           tn.Name(),
+		"goarch":         o.arch,
+		"size":           o.sizes.Sizeof(named),
+		"align":          o.sizes.Alignof(named),
+		"word":           o.sizes.Sizeof(types.Typ[types.UnsafePointer]),
+		"pointers":       hasPointers(st),
+		"fields":         fields,
+		"order":          order,
+		"reordered_size": o.sizes.Sizeof(types.NewStruct(moved, tags)),
+		"host_layout":    hostLayout,
+		"cgo":            append([]string{}, u.list.CgoFiles...),
+	}
+	if !observe {
+		return d, nil
+	}
+	home := o.key(tn)
+	isT := func(t types.Type) bool {
+		nt, ok := types.Unalias(t).(*types.Named)
+		return ok && o.key(nt.Origin().Obj()) == home
+	}
+	d["observed"], d["api"] = o.observers(file, isT, holdsInterface(st)), map[string]any{}
+	if name, typ := o.apiReach(u, tn, reacher(isT, false)); name != "" {
+		d["api"] = map[string]any{"name": name, "type": typ}
+	}
+	return d, nil
+}
+
+// reacher answers whether a value of a type holds a value of the struct type isT names, where
+// reflection could find it: through fields, array and slice elements, map keys and values,
+// channel elements and pointers; byValue stops at pointers, slices, maps and channels (what `==`
+// and map hashing walk through). Each answer is kept: types are shared across expressions.
+func reacher(isT func(types.Type) bool, byValue bool) func(types.Type) bool {
+	memo := map[types.Type]bool{}
+	var walk func(t types.Type, seen map[types.Type]bool) bool
+	walk = func(t types.Type, seen map[types.Type]bool) bool {
+		if t == nil {
+			return false
+		}
+		t = types.Unalias(t)
+		if isT(t) {
+			return true
+		}
+		if seen[t] {
+			return false
+		}
+		seen[t] = true
+		switch t := t.Underlying().(type) {
+		case *types.Pointer:
+			return !byValue && walk(t.Elem(), seen)
+		case *types.Slice:
+			return !byValue && walk(t.Elem(), seen)
+		case *types.Chan:
+			return !byValue && walk(t.Elem(), seen)
+		case *types.Map:
+			return !byValue && (walk(t.Key(), seen) || walk(t.Elem(), seen))
+		case *types.Array:
+			return walk(t.Elem(), seen)
+		case *types.Struct:
+			for i := 0; i < t.NumFields(); i++ {
+				if walk(t.Field(i).Type(), seen) {
+					return true
+				}
+			}
+		case *types.Tuple:
+			for i := 0; i < t.Len(); i++ {
+				if walk(t.At(i).Type(), seen) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return func(t types.Type) bool {
+		if t == nil {
+			return false
+		}
+		if found, ok := memo[t]; ok {
+			return found
+		}
+		memo[t] = walk(t, map[types.Type]bool{})
+		return memo[t]
+	}
+}
+
+// holdsInterface reports whether a struct holds an interface by value (in a field, an array
+// element or a nested struct): comparing two of them compares those interfaces in field order.
+func holdsInterface(st *types.Struct) bool {
+	var walk func(t types.Type) bool
+	walk = func(t types.Type) bool {
+		switch t := t.Underlying().(type) {
+		case *types.Interface:
+			return true
+		case *types.Array:
+			return walk(t.Elem())
+		case *types.Struct:
+			for i := 0; i < t.NumFields(); i++ {
+				if walk(t.Field(i).Type()) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(st)
+}
+
+// hasPointers reports whether the garbage collector scans a value of the type (the allocator
+// then never packs it with others in a tiny block, and adds a header to large ones).
+func hasPointers(t types.Type) bool {
+	switch t := t.Underlying().(type) {
+	case *types.Basic:
+		return t.Kind() == types.String || t.Kind() == types.UnsafePointer
+	case *types.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case *types.Struct:
+		for i := 0; i < t.NumFields(); i++ {
+			if hasPointers(t.Field(i).Type()) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// apiReach names the first exported declaration of the package (outside its test files) whose
+// type reaches the struct type tn: an importer could then hold, print or encode one.
+func (o *oracle) apiReach(u *unit, tn *types.TypeName, reach func(types.Type) bool) (string, string) {
+	qual := types.RelativeTo(u.pkg)
+	sigReach := func(t types.Type) bool {
+		if sig, ok := t.(*types.Signature); ok {
+			return reach(sig.Params()) || reach(sig.Results())
+		}
+		return reach(t)
+	}
+	for _, name := range u.pkg.Scope().Names() {
+		obj := u.pkg.Scope().Lookup(name)
+		if !obj.Exported() || obj == tn || strings.HasSuffix(o.fset.PositionFor(obj.Pos(), false).Filename, "_test.go") {
+			continue
+		}
+		switch obj := obj.(type) {
+		case *types.Func, *types.Var:
+			if sigReach(obj.Type()) {
+				return obj.Name(), types.TypeString(obj.Type(), qual)
+			}
+		case *types.TypeName:
+			if iface, ok := obj.Type().Underlying().(*types.Interface); ok {
+				for i := 0; i < iface.NumMethods(); i++ {
+					if m := iface.Method(i); m.Exported() && sigReach(m.Type()) {
+						return obj.Name() + "." + m.Name(), types.TypeString(m.Type(), qual)
+					}
+				}
+			} else if reach(obj.Type().Underlying()) {
+				return obj.Name(), types.TypeString(obj.Type().Underlying(), qual)
+			}
+			if nt, ok := obj.Type().(*types.Named); ok {
+				for i := 0; i < nt.NumMethods(); i++ {
+					if m := nt.Method(i); m.Exported() && sigReach(m.Type()) {
+						return obj.Name() + "." + m.Name(), types.TypeString(m.Type(), qual)
+					}
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// genericSafe are standard packages whose generic code never converts its type arguments to an
+// interface: instantiating them with a struct cannot print, encode or reflect on its fields.
+var genericSafe = map[string]bool{
+	"slices": true, "maps": true, "cmp": true, "iter": true, "sync": true, "sync/atomic": true,
+	"container/heap": true, "container/list": true, "container/ring": true, "weak": true,
+}
+
+// observers lists every place in the module (tests included) that could tell the field order of
+// the struct type isT names: an unkeyed literal of it; a value holding it converted to an
+// interface (fmt's %v, encoding/json, encoding/binary and reflect read fields in order) or to
+// unsafe.Pointer; a conversion between it and another struct type; unsafe.Offsetof or Sizeof on
+// it; a raw 64-bit sync/atomic call on one of its fields (aligned on 32-bit platforms only by its
+// place); generic code instantiated with it, outside the packages of genericSafe; and, when it
+// holds an interface (ifaces), a comparison or map key of it: which field is compared first
+// decides whether an uncomparable dynamic value panics.
+func (o *oracle) observers(file string, isT func(types.Type) bool, ifaces bool) []use {
+	reach, byValue := reacher(isT, false), reacher(isT, true)
+	found := map[string]use{}
+	report := func(n ast.Node, why string) {
+		u := o.useOf(n, nodeText(o.fset, n))
+		u.Why = why
+		found[fmt.Sprintf("%s:%d", u.File, u.Start)] = u
+	}
+	for _, u := range o.moduleUnits(file) {
+		if u.err != nil && len(u.files) > 0 {
+			report(u.files[0].Name, "go/types reports an error in "+u.path+", so uses there may be missing: "+u.err.Error())
+		}
+		qual := types.RelativeTo(u.pkg)
+		typeOf := func(e ast.Expr) types.Type {
+			if tv, ok := u.info.Types[e]; ok {
+				return tv.Type
+			}
+			if id, ok := e.(*ast.Ident); ok && u.info.ObjectOf(id) != nil {
+				return u.info.ObjectOf(id).Type()
+			}
+			return nil
+		}
+		text := func(t types.Type) string { return types.TypeString(t, qual) }
+		toIface := func(target, from types.Type, at ast.Node, how string) {
+			if target == nil || from == nil || !types.IsInterface(target) || types.IsInterface(from) || !reach(from) {
+				return
+			}
+			if _, param := target.(*types.TypeParam); param {
+				return
+			}
+			report(at, fmt.Sprintf("%s becomes %s %s, and reflection (fmt's %%v, encoding/json) reads its fields in order", text(from), text(target), how))
+		}
+		under := func(t types.Type) types.Type {
+			if t == nil {
+				return types.Typ[types.Invalid]
+			}
+			return t.Underlying()
+		}
+		// values are the types of expressions that are assigned, passed or returned: a single call
+		// with several results gives each of them.
+		values := func(rhs []ast.Expr) []types.Type {
+			if len(rhs) == 1 {
+				if tuple, ok := typeOf(rhs[0]).(*types.Tuple); ok {
+					out := make([]types.Type, tuple.Len())
+					for i := range out {
+						out[i] = tuple.At(i).Type()
+					}
+					return out
+				}
+			}
+			out := make([]types.Type, len(rhs))
+			for i, e := range rhs {
+				out[i] = typeOf(e)
+			}
+			return out
+		}
+		at := func(list []ast.Expr, i int) ast.Node { return list[min(i, len(list)-1)] }
+		// inT is whether e is a field (or array element) of a value of the type, by selectors and indexing.
+		inT := func(e ast.Expr) bool {
+			for {
+				switch x := ast.Unparen(e).(type) {
+				case *ast.SelectorExpr:
+					sel := u.info.Selections[x]
+					if sel == nil || sel.Kind() != types.FieldVal {
+						return false
+					}
+					recv := sel.Recv()
+					if p, ok := recv.Underlying().(*types.Pointer); ok {
+						recv = p.Elem()
+					}
+					if isT(recv) {
+						return true
+					}
+					e = x.X
+				case *ast.IndexExpr:
+					if _, ok := under(typeOf(x.X)).(*types.Array); !ok {
+						return false
+					}
+					e = x.X
+				default:
+					return false
+				}
+			}
+		}
+		for id, inst := range u.info.Instances {
+			obj := u.info.ObjectOf(id)
+			if obj != nil && obj.Pkg() != nil && genericSafe[obj.Pkg().Path()] && !ifaces {
+				continue
+			}
+			for i := 0; i < inst.TypeArgs.Len(); i++ {
+				if arg := inst.TypeArgs.At(i); reach(arg) {
+					report(id, fmt.Sprintf("instantiates %s with %s, and generic code may convert it to an interface", id.Name, text(arg)))
+				}
+			}
+		}
+		for _, f := range u.files {
+			var stack []ast.Node
+			ast.Inspect(f, func(n ast.Node) bool {
+				if n == nil {
+					stack = stack[:len(stack)-1]
+					return false
+				}
+				stack = append(stack, n)
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					tv := u.info.Types[n.Fun]
+					if tv.IsType() && len(n.Args) == 1 {
+						from, to := typeOf(n.Args[0]), tv.Type
+						if from == nil || to == nil {
+							return true
+						}
+						toIface(to, from, n, "by conversion")
+						if b, ok := under(to).(*types.Basic); ok && b.Kind() == types.UnsafePointer && reach(from) {
+							report(n, text(from)+" becomes unsafe.Pointer, through which its fields are read by offset")
+						}
+						a, b := deref(from), deref(to)
+						_, sa := under(a).(*types.Struct)
+						_, sb := under(b).(*types.Struct)
+						if sa && sb && isT(a) != isT(b) {
+							report(n, "converts between "+text(a)+" and "+text(b)+", which needs the same fields in the same order")
+						}
+						return true
+					}
+					switch name := calleeName(u, n); {
+					case name == "unsafe.Offsetof" && len(n.Args) == 1 && inT(n.Args[0]):
+						report(n, "unsafe.Offsetof reads a field's offset")
+					case name == "unsafe.Sizeof" && len(n.Args) == 1 && byValue(typeOf(n.Args[0])):
+						report(n, "unsafe.Sizeof reads its size, which the reordering changes")
+					case strings.HasPrefix(name, "sync/atomic."):
+						for _, arg := range n.Args {
+							if x, ok := ast.Unparen(arg).(*ast.UnaryExpr); ok && x.Op == token.AND && inT(x.X) {
+								if b, ok := under(typeOf(x.X)).(*types.Basic); ok && (b.Kind() == types.Int64 || b.Kind() == types.Uint64) {
+									report(n, name+" on a raw 64-bit field, which 32-bit platforms align to 8 bytes only by its place in the struct")
+								}
+							}
+						}
+					}
+					sig, _ := under(tv.Type).(*types.Signature)
+					if sig == nil || len(n.Args) == 0 {
+						return true
+					}
+					args := values(n.Args)
+					how := "as an argument"
+					if callee := calleeName(u, n); callee != "" {
+						how = "passed to " + callee
+					}
+					for i, from := range args {
+						var param types.Type
+						last := sig.Params().Len() - 1
+						switch {
+						case sig.Variadic() && i >= last && n.Ellipsis.IsValid():
+							param = sig.Params().At(last).Type()
+						case sig.Variadic() && i >= last:
+							if s, ok := sig.Params().At(last).Type().Underlying().(*types.Slice); ok {
+								param = s.Elem()
+							}
+						case i <= last:
+							param = sig.Params().At(i).Type()
+						}
+						toIface(param, from, at(n.Args, i), how)
+					}
+					if ifaces && calleeName(u, n) == "delete" && len(n.Args) == 2 && byValue(typeOf(n.Args[1])) {
+						report(n, "a map key of it is hashed and compared field by field in order")
+					}
+				case *ast.AssignStmt:
+					if n.Tok == token.ASSIGN || n.Tok == token.DEFINE {
+						for i, from := range values(n.Rhs) {
+							if i < len(n.Lhs) {
+								toIface(typeOf(n.Lhs[i]), from, at(n.Rhs, i), "by assignment")
+							}
+						}
+					}
+				case *ast.ValueSpec:
+					if n.Type != nil && len(n.Values) > 0 {
+						for i, from := range values(n.Values) {
+							toIface(typeOf(n.Type), from, at(n.Values, i), "by declaration")
+						}
+					}
+				case *ast.ReturnStmt:
+					var sig *types.Signature
+					for i := len(stack) - 2; i >= 0 && sig == nil; i-- {
+						switch fn := stack[i].(type) {
+						case *ast.FuncDecl:
+							if obj := u.info.Defs[fn.Name]; obj != nil {
+								sig, _ = obj.Type().(*types.Signature)
+							}
+						case *ast.FuncLit:
+							sig, _ = typeOf(fn).(*types.Signature)
+						}
+					}
+					if sig != nil && len(n.Results) > 0 {
+						for i, from := range values(n.Results) {
+							if i < sig.Results().Len() {
+								toIface(sig.Results().At(i).Type(), from, at(n.Results, i), "by a return")
+							}
+						}
+					}
+				case *ast.CompositeLit:
+					lit := deref(typeOf(n))
+					if lit == nil {
+						return true
+					}
+					if isT(lit) && len(n.Elts) > 0 {
+						if _, keyed := n.Elts[0].(*ast.KeyValueExpr); !keyed {
+							report(n, "an unkeyed literal lists its values in field order")
+						}
+					}
+					for i, elt := range n.Elts {
+						key, value := ast.Expr(nil), elt
+						if kv, ok := elt.(*ast.KeyValueExpr); ok {
+							key, value = kv.Key, kv.Value
+						}
+						switch lt := lit.Underlying().(type) {
+						case *types.Struct:
+							if id, ok := key.(*ast.Ident); ok && u.info.ObjectOf(id) != nil {
+								toIface(u.info.ObjectOf(id).Type(), typeOf(value), value, "in a struct literal")
+							} else if key == nil && i < lt.NumFields() {
+								toIface(lt.Field(i).Type(), typeOf(value), value, "in a struct literal")
+							}
+						case *types.Slice:
+							toIface(lt.Elem(), typeOf(value), value, "in a slice literal")
+						case *types.Array:
+							toIface(lt.Elem(), typeOf(value), value, "in an array literal")
+						case *types.Map:
+							toIface(lt.Elem(), typeOf(value), value, "in a map literal")
+							if key != nil {
+								toIface(lt.Key(), typeOf(key), key, "as a map key")
+								if ifaces && byValue(typeOf(key)) {
+									report(key, "a map key of it is hashed and compared field by field in order")
+								}
+							}
+						}
+					}
+				case *ast.RangeStmt:
+					if n.Tok != token.ASSIGN {
+						return true
+					}
+					var key, value types.Type
+					switch x := under(deref(typeOf(n.X))).(type) {
+					case *types.Slice:
+						value = x.Elem()
+					case *types.Array:
+						value = x.Elem()
+					case *types.Map:
+						key, value = x.Key(), x.Elem()
+					case *types.Chan:
+						key = x.Elem()
+					}
+					if n.Key != nil {
+						toIface(typeOf(n.Key), key, n.Key, "by a range assignment")
+					}
+					if n.Value != nil {
+						toIface(typeOf(n.Value), value, n.Value, "by a range assignment")
+					}
+				case *ast.SendStmt:
+					if ch, ok := under(typeOf(n.Chan)).(*types.Chan); ok {
+						toIface(ch.Elem(), typeOf(n.Value), n.Value, "sent on a channel")
+					}
+				case *ast.IndexExpr:
+					if m, ok := under(typeOf(n.X)).(*types.Map); ok {
+						toIface(m.Key(), typeOf(n.Index), n.Index, "as a map key")
+						if ifaces && byValue(m.Key()) {
+							report(n, "a map key of it is hashed and compared field by field in order")
+						}
+					}
+				case *ast.BinaryExpr:
+					if ifaces && (n.Op == token.EQL || n.Op == token.NEQ) && (byValue(typeOf(n.X)) || byValue(typeOf(n.Y))) {
+						report(n, "== compares its fields in order, and on an uncomparable value in an interface field the first one compared panics")
+					}
+				case *ast.SwitchStmt:
+					if ifaces && n.Tag != nil && byValue(typeOf(n.Tag)) {
+						report(n, "a switch compares its fields in order, and on an uncomparable value in an interface field the first one compared panics")
+					}
+				}
+				return true
+			})
+		}
+	}
+	out := []use{}
+	for _, u := range found {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Start < out[j].Start
+	})
+	return out
+}
+
+// deref is the type a pointer points to, or the type itself.
+func deref(t types.Type) types.Type {
+	if t == nil {
+		return nil
+	}
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		return p.Elem()
+	}
+	return t
 }
