@@ -23,7 +23,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from goescape.engine.codemod import Proposal
@@ -35,6 +35,7 @@ from goescape.engine.toolchain import Package
 
 # Each run names its test binary with -o, in goescape's temporary folder: go test would leave `p.test` in the tree.
 RUN_ALL = ["test", "-count=1", "-timeout=10m", "-run", ".", "-bench", ".", "-benchtime=1x"]
+BENCH_ONCE = ["test", "-count=1", "-timeout=10m", "-run", "^$", "-bench", ".", "-benchtime=1x"]
 # A test or benchmark function, or a closure in one (t.Run, b.Run): the runner is the top function.
 _RUNNER = re.compile(r"\.((?:Test|Benchmark|Fuzz|Example)\w*)(?:\.func\d+(?:\.\d+)*)*$")
 
@@ -128,6 +129,7 @@ class Measurer:
         spans = Counter(span for p in proposals for span in set(targets[p].before))
         apart = {p for p in proposals if any(spans[span] > 1 for span in targets[p].before)}
         runs, counts = {p: 0 for p in proposals}, {p: [0, 0] for p in proposals}
+        heat = {p: 0 for p in proposals}  # executions in one pass of the benchmarks (-benchtime=1x)
         names: dict[Proposal, list[tuple[str, str]]] = {p: [] for p in proposals}  # (package, runner)
         failures: dict[str, str] = {}
         dirs = {str(package.dir) for package in self.changed.values()}
@@ -159,6 +161,10 @@ class Measurer:
                     hits = [s for s in samples if _through(s, targets[p].before if side == 0 else targets[p].after)]
                     counts[p][side] += sum(s.count for s in hits)
                     names[p] += [(package, n) for s in hits for n in _runners(s)] if side == 0 else []
+            if any(n.startswith("Benchmark") for p in reached for home, n in names[p] if home == package):
+                benched = self._coverage(package, reached, targets, BENCH_ONCE)
+                for p in reached if not isinstance(benched, str) else ():
+                    heat[p] += benched.get(p, 0)
         names = {p: list(dict.fromkeys(found)) for p, found in names.items()}
         benches = self._benchmarks(proposals, names, files)
         out: dict[Proposal, Measurement | str] = {}
@@ -172,7 +178,7 @@ class Measurer:
             version = self.overlay.tc.version
             measured = Measurement(by, f"{p.path.name}:{p.line}", p.function, runs[p], per_run, toolchain=version)
             # A benchmark that runs the rewrite decides: per op is what its author measures by.
-            out[p] = benches.get(p, measured)
+            out[p] = replace(benches.get(p, measured), benchmark_runs=heat[p])
         return out
 
     def _why_not(self, p: Proposal, target: _Target, failures: Mapping[str, str]) -> str:
@@ -189,13 +195,19 @@ class Measurer:
         return next((name for name, pkg in self.changed.items() if pkg.dir == path.parent), fallback)
 
     def _coverage(
-        self, package: str, proposals: Sequence[Proposal], targets: Mapping[Proposal, _Target]
+        self,
+        package: str,
+        proposals: Sequence[Proposal],
+        targets: Mapping[Proposal, _Target],
+        verb: Sequence[str] = RUN_ALL,
     ) -> dict[Proposal, int] | str:
+        """How many times each proposal's lines ran in `go test` of `package` (tests and benchmarks
+        once each by default; BENCH_ONCE: one iteration of each benchmark only), or why none ran."""
         folder = self.overlay.folder()
         cover = folder / "cover.out"
         coverpkg = f"-coverpkg={','.join(sorted(self.changed))}"
         flags = ["-covermode=count", coverpkg, f"-coverprofile={cover}", "-o", str(folder / "t.test")]
-        run = self.overlay.go([*RUN_ALL, *self.test_flags, *flags], {}, [package])
+        run = self.overlay.go([*verb, *self.test_flags, *flags], {}, [package])
         if not cover.is_file():
             shutil.rmtree(folder, ignore_errors=True)
             return f"the tests of {package} did not run: {first_line(run.output)}"

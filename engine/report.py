@@ -130,8 +130,8 @@ def fix_tables(
     if shares is not None:
         detail.add_column("share", justify="right")
         order = sorted(results, key=lambda r: -shares.get(id(_proposal_of(r)), 0.0))
-    else:
-        order = sorted(results, key=lambda r: (str(_proposal_of(r).path), _proposal_of(r).line))
+    else:  # hot paths first: how often the package's own benchmarks run the line (coverage)
+        order = sorted(results, key=lambda r: (-heat(r), str(_proposal_of(r).path), _proposal_of(r).line))
     for r in order:
         p = _proposal_of(r)
         where = f"{_rel(p.path, cwd)}:{p.line}"
@@ -156,6 +156,8 @@ def fix_tables(
             detail.add_row("[yellow]skipped[/]", p.codemod, where, p.function, escape(r.skip.reason), *share)
     if results:
         console.print(detail)
+    if shares is None and any(heat(r) for r in results):
+        console.print("ranked by how often the packages' own benchmarks run each rewritten line (no --profile given)")
     differ = sum(1 for r in results if isinstance(r, Verified) and r.proposal.equivalence)
     verified = sum(1 for r in results if isinstance(r, Verified))
     if verified:
@@ -169,6 +171,11 @@ def fix_tables(
     )
 
 
+def heat(result: Result) -> int:
+    """Executions of a verified rewrite's line in one pass of its package's benchmarks; 0 otherwise."""
+    return result.measurement.benchmark_runs if isinstance(result, Verified) and result.measurement else 0
+
+
 def measurement_json(m: Measurement | None) -> dict[str, Any] | None:
     """A run-time measurement: who ran it, and allocations (and bytes) before and after."""
     if m is None:
@@ -179,6 +186,7 @@ def measurement_json(m: Measurement | None) -> dict[str, Any] | None:
         "where": m.where,
         "function": m.function,
         "executions": m.executions,
+        "benchmark_runs": m.benchmark_runs,
         "allocs": {"before": m.allocs[0], "after": m.allocs[1], "unit": "allocs/op" if m.benchmark else "per run"},
         "bytes": {"before": m.bytes[0], "after": m.bytes[1], "unit": "B/op"} if m.bytes else None,
         "toolchain": m.toolchain,

@@ -38,6 +38,7 @@ class Measurement:
     bytes: tuple[float, float] | None = None
     benchmark: bool = False
     toolchain: str = ""
+    benchmark_runs: int = 0  # executions of the line in one pass of the benchmarks (-benchtime=1x), by coverage
 
     @property
     def saves(self) -> bool:
@@ -55,8 +56,15 @@ class Measurement:
         times = "once" if self.executions == 1 else f"{self.executions:,} times"
         return (
             f"allocs in {self.function} {self.allocs[0]:.3g} → {self.allocs[1]:.3g} per run of {self.where} "
-            f"in {self.by}, which runs it {times}{on}"
+            f"in {self.by}, which runs it {times}{on}; {self.reach()}"
         )
+
+    def reach(self) -> str:
+        """Whether the package's benchmarks run the rewritten line, and how often per pass."""
+        if not self.benchmark_runs:
+            return "no benchmark runs it"
+        times = "once" if self.benchmark_runs == 1 else f"{self.benchmark_runs:,} times"
+        return f"its benchmarks run it {times} per pass"
 
 
 @dataclass(frozen=True)

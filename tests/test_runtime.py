@@ -58,6 +58,7 @@ def test_fix_measures_with_the_code_s_own_tests_and_benchmarks(
     assert measured["allocs"]["after"] == measured["allocs"]["before"] - 1
     assert measured["bytes"]["after"] < measured["bytes"]["before"]
     assert toolchain.version in measured["text"]
+    assert measured["benchmark_runs"] >= 1, "hot paths first: coverage of one pass of the benchmarks"
     # Its proof is at run time: fewer allocs/op and B/op in the package's own benchmark.
     names = by_function[("prealloc", "Names")]
     assert names["result"] == "verified" and names["removed"] == [], names
@@ -66,6 +67,7 @@ def test_fix_measures_with_the_code_s_own_tests_and_benchmarks(
     # A test reaches Address: allocations per run of the rewritten line, naming the test.
     address = by_function[("sprint", "Address")]["measurement"]
     assert address["by"] == "TestAddress" and address["executions"] >= 1 and not address["benchmark"]
+    assert address["benchmark_runs"] == 0 and address["text"].endswith("no benchmark runs it"), address
     # No test runs cmd/shopd: never called with made-up arguments, verified on the compiler's word alone.
     config = by_function[("return-value", "loadConfig")]
     assert config["result"] == "verified" and config["measurement"] is None
