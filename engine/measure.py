@@ -163,8 +163,8 @@ class Measurer:
                     names[p] += [(package, n) for s in hits for n in _runners(s)] if side == 0 else []
             if any(n.startswith("Benchmark") for p in reached for home, n in names[p] if home == package):
                 benched = self._coverage(package, reached, targets, BENCH_ONCE)
-                for p in reached if not isinstance(benched, str) else ():
-                    heat[p] += benched.get(p, 0)
+                for p, n in benched.items() if isinstance(benched, dict) else ():
+                    heat[p] += n
         names = {p: list(dict.fromkeys(found)) for p, found in names.items()}
         benches = self._benchmarks(proposals, names, files)
         out: dict[Proposal, Measurement | str] = {}
