@@ -109,12 +109,11 @@ def _report(pass_: Pass, group: list[_Var], targets: list[EscapeFact]) -> None:
         edits += [Edit.insert(src, var.obj.offset + len(var.obj.name), spelled[var.obj.name]) for var in group]
     else:
         edits = _move_out(src, decl, specs, spelled)
-    # The uses are where the boxing stops allocating: an edit that keeps each one's text names the
-    # functions they lie in to the engine, which then owns the compiler's new lines there (`int64(1000)
-    # escapes to heap`, for a constant that points at read-only data) and measures their allocations.
+    # The uses are where the boxing stops allocating: as the rewrite's sites, their functions' new
+    # lines (`int64(1000) escapes to heap`, a constant that points at read-only data) are its to
+    # explain, and their allocations are measured.
     own = set(pass_.package.go_files)
-    places = {(u.path, u.start): (u, var.obj.name) for var in group for u in var.uses if u.path in own}
-    edits += [Edit(u.path, u.start, u.end, name.encode()) for u, name in places.values()]
+    sites = [(u.path, u.start) for var in group for u in var.uses if u.path in own]
     names = ", ".join(var.obj.name for var in group)
     home_src, home, _ = group[0].boxed[0]
     pass_.report(
@@ -125,6 +124,7 @@ def _report(pass_: Pass, group: list[_Var], targets: list[EscapeFact]) -> None:
         rationale=f"boxed into an interface, the constant {names} points at read-only data: no allocation",
         pattern="const",
         allowed_new=[_BOXED_CONSTANT],
+        sites=sites,
     )
 
 

@@ -73,12 +73,10 @@ def propose(match: Match, pass_: Pass) -> None:
         why = f"the exported API reaches {typ} ({': '.join(seen.api)}), so importers may print or encode it; {_FLAG}"
     if why or isinstance(edit, str):
         return pass_.skip(src, spec, why, targets)
-    # Empty edits at the allocations: the run-time measurement counts the functions a rewrite edits.
-    sites = sorted({(f.path, f.offset) for f in targets})
     pass_.report(
         src,
         spec,
-        [edit, *(Edit(path, offset, offset, b"") for path, offset in sites)],
+        [edit],
         targets=targets,
         rationale=f"sorted by alignment, {typ} shrinks from {layout.size} to {layout.reordered_size} bytes on "
         f"{layout.goarch}, and each allocation from a {old}-byte to a {new}-byte size class",
@@ -88,6 +86,7 @@ def propose(match: Match, pass_: Pass) -> None:
         "instantiation of generic code or comparison of interface fields",
         api_change=typ[:1].isupper(),
         proof="runtime",
+        sites=[(f.path, f.offset) for f in targets],  # the allocations, whose functions are measured
     )
 
 

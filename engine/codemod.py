@@ -104,10 +104,18 @@ class Proposal:
     # "" when the pattern is equivalent for every input; otherwise when it differs and what
     # proved that it cannot here ("differs when ...; taken because both operands are constants").
     equivalence: str = ""
+    # Places outside the edits where the rewrite's effect shows, as (file, byte offset): the
+    # allocations of a type whose declaration it reorders, the uses of a var it makes a constant.
+    # Their functions are measured and judged as if edited; they overlap no other proposal.
+    sites: tuple[tuple[Path, int], ...] = ()
 
     @property
     def files(self) -> frozenset[Path]:
         return frozenset(e.path for e in self.edits)
+
+    def touched(self) -> tuple[tuple[Path, int], ...]:
+        """(file, offset) of every edit's start and every site: where the rewrite acts."""
+        return (*((e.path, e.start) for e in self.edits), *self.sites)
 
     def title(self) -> str:
         return f"{self.codemod} {self.path.name}:{self.line} {self.function}"
@@ -339,6 +347,7 @@ class Pass:
         allowed_new: Iterable[str] = (),
         proof: str = "escape",
         if_unproven: str = "",
+        sites: Iterable[tuple[Path, int]] = (),
     ) -> None:
         """Propose a rewrite at `at`; `pattern` names one of the codemod's PATTERNS.
 
@@ -375,6 +384,7 @@ class Pass:
                 proof=proof,
                 if_unproven=if_unproven,
                 equivalence=f"{kind.differs}; taken because {proven}" if kind.differs else "",
+                sites=tuple(sorted(set(sites))),
             )
         )
 

@@ -68,10 +68,10 @@ def _in_body(src: SourceFile, offset: int) -> bool:
 def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[Path, SourceFile]) -> _Target:
     lines: dict[Path, set[int]] = {}
     before: list[tuple[str, int, int, str]] = []
-    for path in p.files:
+    for path in sorted({path for path, _ in p.touched()}):
         src = sources[path]
         # Only edits inside functions run: a declaration added at the top level has no coverage of its own.
-        starts = [e.start for e in p.edits if e.path == path and _in_body(src, e.start)]
+        starts = [start for at, start in p.touched() if at == path and _in_body(src, start)]
         lines[path] = {src.line_of(s) for s in starts}
         before += _spans(src, starts)
     after: list[tuple[str, int, int]] = []
