@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from goescape.engine.codemod import Proposal
 from goescape.engine.facts import EscapeFact
-from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at
+from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at, parse_bytes
 from goescape.engine.results import Rejected, Stage
 from goescape.engine.toolchain import error_lines
 
@@ -226,13 +226,25 @@ def _unqualified(callee: str) -> str:
 
 
 def touched_functions(p: Proposal, sources: Mapping[Path, SourceFile]) -> set[tuple[str, str]]:
-    """(file, function as the source declares it) of each function an edit of `p` falls in."""
+    """(file, function as the source declares it) of each function an edit of `p` falls in or declares.
+
+    A function an edit declares holds code moved out of the one it edits (inline-constructor's
+    initializer), so the escapes the compiler reports in it are that proposal's to explain.
+    """
     touched: set[tuple[str, str]] = set()
     for edit in p.edits:
         src = sources[edit.path]
         fn = enclosing(node_at(src, edit.start), *FUNCTION_TYPES[:2])
         if fn is not None:
             touched.add((str(edit.path), outer_function(function_name(src, fn))))
+        if b"func" in edit.new:
+            added = parse_bytes(edit.path, b"package p\n" + edit.new)
+            declared = (d for d in added.root.named_children if d.type in FUNCTION_TYPES[:2])
+            touched |= {(str(edit.path), outer_function(function_name(added, d))) for d in declared}
+    for path, offset in p.sites:  # where the rewrite acts without an edit (a reordered type's allocations)
+        fn = enclosing(node_at(sources[path], offset), *FUNCTION_TYPES[:2])
+        if fn is not None:
+            touched.add((str(path), outer_function(function_name(sources[path], fn))))
     return touched
 
 
