@@ -14,6 +14,11 @@ strconv, unicode and unicode/utf8 that fill no buffer, uses no channel, and assi
 but a map's. Nor may it see a piece's capacity: each piece, and each slice of one, goes no further
 than the loop's own variables before it is copied out (into a length, a byte, a string), and never
 into cap, a full slice expression `p[i:j:k]`, a return, a closure or anything declared outside.
+A slice bound to a name that go/types finds used only by the range, in the same block, is the call
+ranged over: `parts := strings.Split(s, ","); for _, p := range parts` loses the declaration. Where
+statements lie between the two, each operand of the split must be a constant or a local variable
+assigned in none of them, in no closure and through no pointer, and for bytes they must write no
+bytes, as the loop body must not; so the pieces are the ones the declaration would have split.
 
 Before:  for _, p := range strings.Split(s, ",") { n += len(p) }
 After:   for p := range strings.SplitSeq(s, ",") { n += len(p) }
@@ -25,7 +30,7 @@ import re
 
 from goescape.engine.codemod import Edit, Match, Pass, Pattern
 from goescape.engine.oracle import GoObject, GoType
-from goescape.engine.parsing import Node, SourceFile, enclosing, walk
+from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, node_at, top_level, walk
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "split-seq"
@@ -44,10 +49,16 @@ QUERY = """
   (range_clause
     right: (call_expression
       function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn) @callee
-      arguments: (argument_list) @args)) @clause
-  body: (block) @body
+      arguments: (argument_list) @args))
   (#match? @pkg "^(strings|bytes)$")
   (#match? @fn "^(Split|SplitAfter|Fields)$")) @loop
+(short_var_declaration
+  left: (expression_list . (identifier) @name .)
+  right: (expression_list . (call_expression
+      function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn) @callee
+      arguments: (argument_list) @args) .)
+  (#match? @pkg "^(strings|bytes)$")
+  (#match? @fn "^(Split|SplitAfter|Fields)$")) @decl
 """
 
 _BUILTINS = {"len", "cap", "min", "max", "append", "copy", "clear", "delete", "panic", "print", "println"}
@@ -66,19 +77,31 @@ _STORES = ("assignment_statement", "short_var_declaration", "var_spec", "range_c
 
 def propose(match: Match, pass_: Pass) -> None:
     src, pkg_node, fn = match.src, match.one("pkg"), match.text("fn")
-    loop, clause, callee, body = (match.one(n) for n in ("loop", "clause", "callee", "body"))
-    if loop is None or clause is None or callee is None or body is None or pkg_node is None:
+    callee, args = match.one("callee"), match.one("args")
+    if pkg_node is None or callee is None or args is None:
         return
     pkg = pass_.object_of(src, pkg_node)
     if pkg is None or pkg.imported not in ("strings", "bytes"):
         return
-    pkg_name = src.text(pkg_node)
+    pkg_name, decl, name, loop = src.text(pkg_node), match.one("decl"), match.one("name"), match.one("loop")
+    edits = [Edit.replace(src, callee, f"{pkg_name}.{fn}Seq")]
+    if decl is not None and name is not None:
+        if (named := _named(pass_, src, decl, name)) is None:
+            return
+        loop, edits, operand = named
+        edits.append(Edit.replace(src, operand, f"{pkg_name}.{fn}Seq{src.text(args)}"))
+    clause = next((c for c in loop.named_children if c.type == "range_clause"), None) if loop is not None else None
+    body = loop.child_by_field_name("body") if loop is not None else None
+    if loop is None or clause is None or body is None:
+        return
     left = clause.child_by_field_name("left")
     names = [src.text(n) for n in left.named_children] if left is not None else []
     if names and (len(names) != 2 or names[0] != "_"):
         return pass_.skip(src, loop, f"the loop uses the index, which {pkg_name}.{fn}Seq does not yield")
     if not go_line_at_least(pass_.package.go_line, 1, 24):
         return pass_.skip(src, loop, f"{pkg_name}.{fn}Seq needs go 1.24 in go.mod")
+    if decl is not None and (why := _changed_between(pass_, src, decl, loop, args, pkg.imported == "bytes")):
+        return pass_.skip(src, loop, why)
     if pkg.imported == "bytes" and (write := _first_write(pass_, src, body)) is not None:
         why = f"the loop body may write bytes through {src.text(write)} (line {src.line_of(write.start_byte)})"
         return pass_.skip(src, loop, f"{why}: bytes.{fn}Seq reads them as it goes and leaves no spare capacity")
@@ -90,7 +113,6 @@ def propose(match: Match, pass_: Pass) -> None:
         "the loop body fills no buffer, uses no channel, assigns to no element but a map's, "
         "and keeps no piece past its iteration nor asks its capacity"
     )
-    edits = [Edit.replace(src, callee, f"{pkg_name}.{fn}Seq")]
     if left is not None:
         edits.append(Edit.replace(src, left, names[1]))
     pass_.report(
@@ -107,6 +129,124 @@ def propose(match: Match, pass_: Pass) -> None:
         proof="runtime",
         if_unproven=f"{pkg_name}.{fn} allocates its slice inside a call the compiler does not report",
     )
+
+
+def _named(pass_: Pass, src: SourceFile, decl: Node, name: Node) -> tuple[Node, list[Edit], Node] | None:
+    """The loop ranging over the slice `decl` names when that is the name's only use, the edits that
+    drop `decl`, and the range's operand; None when no loop ranges over it (skipped when one does)."""
+    if (obj := pass_.object_of(src, name)) is None:
+        return None
+    uses = sorted({u.start: u for u in pass_.uses(obj) if u.path == src.path}.values(), key=lambda u: u.start)
+    ranged = [n for u in uses if (n := node_at(src, u.start)).parent is not None and n.parent.type == "range_clause"]
+    operand = next((n for n in ranged if n.id == _field_id(n.parent, "right")), None)
+    loop = operand.parent.parent if operand is not None and operand.parent is not None else None
+    if operand is None or loop is None:
+        return None
+    stmt = _statement(loop)
+    start, end = src.data.rfind(b"\n", 0, decl.start_byte) + 1, src.data.find(b"\n", decl.end_byte) + 1
+    comment = src.data[decl.end_byte : end].strip()
+    labels = {src.text(n.named_children[0]) for n in [*_between(decl, stmt), stmt] if n.type == "labeled_statement"}
+    gotos = [n for n in walk(top_level(loop)) if n.type == "goto_statement" and src.text(n).split()[-1] in labels]
+    why = ""
+    if other := [u for u in uses if u.start != operand.start_byte]:
+        at = node_at(src, other[0].start).parent or operand
+        at = at.parent or at if at.type in ("argument_list", "expression_list") else at
+        why = f"{obj.name} is used again ({src.text(at)}, line {other[0].line}): its slice must stay"
+    elif decl.parent is None or stmt.parent is None or decl.parent.id != stmt.parent.id:
+        why = f"{obj.name} is declared in another block than the loop, at line {src.line_of(decl.start_byte)}"
+    elif src.data[start : decl.start_byte].strip() or comment[:2] not in (b"", b"//"):
+        why = f"{obj.name} is declared on a line with another statement"
+    elif gotos:
+        why = f"{src.text(gotos[0])} (line {src.line_of(gotos[0].start_byte)}) may run the loop again without the split"
+    if why:
+        pass_.skip(src, loop, why)
+        return None
+    edits = [Edit(src.path, start, end, b"")]
+    if comment:  # the declaration's comment goes with its call, to the loop
+        edits.append(Edit.insert(src, stmt.start_byte, comment + b"\n" + src.data[start : decl.start_byte]))
+    return loop, edits, operand
+
+
+def _statement(loop: Node) -> Node:
+    """The statement a loop is: itself, or the labeled statement that holds it."""
+    return loop.parent if loop.parent is not None and loop.parent.type == "labeled_statement" else loop
+
+
+def _between(decl: Node, stmt: Node) -> list[Node]:
+    """The statements after `decl` and before `stmt`, comments left out."""
+    found, node = [], decl.next_named_sibling
+    while node is not None and node.id != stmt.id:
+        found += [node] if node.type != "comment" else []
+        node = node.next_named_sibling
+    return found
+
+
+def _changed_between(pass_: Pass, src: SourceFile, decl: Node, loop: Node, args: Node, of_bytes: bool) -> str:
+    """Why the split's operands may differ at the loop from what they were at `decl`, or ""."""
+    if not (between := _between(decl, _statement(loop))):
+        return ""
+    for ident in (n for n in walk(decl) if n.type == "identifier"):
+        obj, there = pass_.object_of(src, ident), pass_.lookup(src, loop, src.text(ident))
+        if obj is not None and (there is None or there.key != obj.key):
+            return f"{src.text(ident)} means something else at the loop than at the split"
+    for arg in args.named_children:
+        if _constant(pass_, src, arg):
+            continue
+        obj = pass_.object_of(src, arg) if arg.type == "identifier" else None
+        if obj is None or obj.kind != "var" or obj.package_level:
+            line = src.line_of(between[0].start_byte)
+            return (
+                f"{src.text(arg)} is no local variable or constant, and line {line} runs between the split and the loop"
+            )
+        if why := _assigned(pass_, src, obj, decl, loop):
+            return why
+    write = next((w for n in between if of_bytes and (w := _first_write(pass_, src, n)) is not None), None)
+    if write is not None:
+        return f"{src.text(write)} (line {src.line_of(write.start_byte)}) may write the bytes between the split and the loop"
+    return ""
+
+
+def _constant(pass_: Pass, src: SourceFile, arg: Node) -> bool:
+    """Whether `arg` is a constant, or a conversion of one (`[]byte(",")`: new bytes no one else sees)."""
+    fn, inner = arg.child_by_field_name("function"), arg.child_by_field_name("arguments")
+    kind = pass_.type_of(src, fn) if fn is not None and inner is not None and len(inner.named_children) == 1 else None
+    if kind is not None and kind.is_type and inner is not None:
+        arg = inner.named_children[0]
+    arg = arg.child_by_field_name("operand") or arg if arg.type == "type_conversion_expression" else arg
+    return (typ := pass_.type_of(src, arg)) is not None and typ.constant is not None
+
+
+def _assigned(pass_: Pass, src: SourceFile, var: GoObject, decl: Node, loop: Node) -> str:
+    """Where the local `var` may be assigned between `decl` and `loop`: there, in a closure, or
+    through its address (`&var`, or a method's pointer receiver); "" when nowhere."""
+    scope = enclosing(decl, *FUNCTION_TYPES)
+    for use in pass_.uses(var):
+        at = node_at(src, use.start)
+        if use.path != src.path or at.parent is None:
+            continue
+        if at.parent.type == "selector_expression" or _field_text(src, at.parent, "operator") == "&":
+            return f"{var.name} may be assigned through {src.text(at.parent)} (line {use.line})"
+        holder = at.parent.parent if at.parent.type == "expression_list" else at.parent
+        stored = holder is not None and holder.type in _STORES and at.parent.id == _field_id(holder, "left")
+        inside = enclosing(at, *FUNCTION_TYPES)
+        where = (
+            "in a closure that may run" if inside is not None and scope is not None and inside.id != scope.id else ""
+        )
+        where = where or ("" if use.start < decl.end_byte or use.start >= loop.start_byte else "in the statements")
+        if (stored or at.parent.type in ("inc_statement", "dec_statement")) and where:
+            what = src.text(holder) if holder is not None else var.name
+            return f"{var.name} is assigned {where} between the split and the loop ({what}, line {use.line})"
+    return ""
+
+
+def _field_id(node: Node | None, name: str) -> int | None:
+    child = node.child_by_field_name(name) if node is not None else None
+    return child.id if child is not None else None
+
+
+def _field_text(src: SourceFile, node: Node, name: str) -> str:
+    child = node.child_by_field_name(name)
+    return src.text(child) if child is not None else ""
 
 
 def _first_write(pass_: Pass, src: SourceFile, body: Node) -> Node | None:
