@@ -159,20 +159,21 @@ def saves(m: dict[str, Any] | None) -> bool:
 KEEP = {"allocs/op", "B/op", "ns/op", "--size-limit", "--allow-overcap", "--allow-api-change", "--all-patterns"}
 _PAREN = re.compile(r"\([^()]*\)")
 _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"[\w./-]+\.go:\d+"), "‹pos›"),  # file positions
-    (re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`"), "‹s›"),  # quoted text
     (re.compile(r"[\w.*\[\]/&-]*\w⟨…⟩"), "‹x›⟨…⟩"),  # calls
     (re.compile(r"⟨…⟩"), "(…)"),
     (re.compile(r"%[-+# 0-9.*\[\]]*[a-zA-Z]"), "%v"),  # format verbs
+    (re.compile(r"(?<![\w‹.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?\b"), "‹n›"),
     (re.compile(r"(?<![-\w‹])[\w.*\[\]/-]*[A-Z._*\[\]/][\w.*\[\]/-]*"), lambda m: _code(m.group())),
     (re.compile(r"^\w+(?= is | \(…\))"), "‹x›"),  # a variable the reason opens with
     (re.compile(r"\b(appends to|element to|uses) [a-z_]\w*\b"), r"\1 ‹x›"),
     (re.compile(r"\b(returns|through|of) [a-z_]\w*\b(?! \w)"), r"\1 ‹x›"),
+    (re.compile(r"\b(alignment,) [a-z_]\w*\b"), r"\1 ‹x›"),
     (re.compile(r"\(…\)‹x›"), "‹x›"),  # a method with its receiver
     (re.compile(r"(?<= in )(?:(?! in )[^:;])*?(?=, which runs it)"), "‹tests›"),
     (re.compile(r"runs it (?:once|\S+ times)"), "runs it ‹n› times"),
-    (re.compile(r"(?<![\w‹])[-+]?\d[\d,.e+]*\b"), "‹n›"),
 ]
+_QUOTED = re.compile(r"\"[^\"]*\"|(?<!\w)'[^']*'(?!\w)|`[^`]*`")
+_POSITION = re.compile(r"[\w./-]+\.go:\d+")
 
 
 def _code(token: str) -> str:
@@ -184,7 +185,8 @@ def _code(token: str) -> str:
 
 def normalise(reason: str) -> str:
     """A reason's first clause with names, positions, numbers and quoted text taken out, so alike reasons group."""
-    text = reason.split("; ")[0].strip()
+    text = _POSITION.sub("‹pos›", _QUOTED.sub("‹s›", reason))
+    text = text.split("; ")[0].strip()
     while _PAREN.search(text):  # code in parentheses, innermost first
         text = _PAREN.sub("⟨…⟩", text)
     for rule, replacement in _RULES:
