@@ -21,6 +21,7 @@ from pathlib import Path
 
 from goescape.engine import txtar
 from goescape.engine.codemod import Codemod
+from goescape.engine.results import fewer_bytes
 from goescape.engine.toolchain import Toolchain
 
 GATE = "Pattern"
@@ -57,8 +58,7 @@ class Calibration:
         bytes (the smallest size class), as a rewrite's own measurement is judged."""
         if self.figure != BYTES:
             return self.after.allocs < self.before.allocs
-        spared = self.before.bytes - self.after.bytes
-        return self.after.allocs <= self.before.allocs and spared >= max(8.0, 0.01 * self.before.bytes)
+        return self.after.allocs <= self.before.allocs and fewer_bytes(self.before.bytes, self.after.bytes)
 
     def allocs_text(self) -> str:
         """`2 → 1`; a B/op pair adds its bytes: `1 → 1, B/op 48 → 32`."""

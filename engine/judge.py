@@ -232,19 +232,15 @@ def touched_functions(p: Proposal, sources: Mapping[Path, SourceFile]) -> set[tu
     initializer), so the escapes the compiler reports in it are that proposal's to explain.
     """
     touched: set[tuple[str, str]] = set()
-    for edit in p.edits:
-        src = sources[edit.path]
-        fn = enclosing(node_at(src, edit.start), *FUNCTION_TYPES[:2])
+    for path, offset in p.touched():  # every edit, and every site where the rewrite acts without one
+        fn = enclosing(node_at(sources[path], offset), *FUNCTION_TYPES[:2])
         if fn is not None:
-            touched.add((str(edit.path), outer_function(function_name(src, fn))))
+            touched.add((str(path), outer_function(function_name(sources[path], fn))))
+    for edit in p.edits:
         if b"func" in edit.new:
             added = parse_bytes(edit.path, b"package p\n" + edit.new)
             declared = (d for d in added.root.named_children if d.type in FUNCTION_TYPES[:2])
             touched |= {(str(edit.path), outer_function(function_name(added, d))) for d in declared}
-    for path, offset in p.sites:  # where the rewrite acts without an edit (a reordered type's allocations)
-        fn = enclosing(node_at(sources[path], offset), *FUNCTION_TYPES[:2])
-        if fn is not None:
-            touched.add((str(path), outer_function(function_name(sources[path], fn))))
     return touched
 
 

@@ -21,6 +21,12 @@ class Stage(enum.StrEnum):
     SUPERSEDED = "superseded"  # the same edit as another proposal's, or one that saves less at the same site
 
 
+def fewer_bytes(before: float, after: float) -> bool:
+    """Whether B/op fell by at least 1% and 8 bytes (the smallest size class: less than that per op
+    is another goroutine's allocation spread over the run)."""
+    return before - after >= max(8.0, 0.01 * before)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """Allocations a rewrite's function makes, before and after, in runs of the code's own tests.
@@ -46,7 +52,7 @@ class Measurement:
         size class: less than that per op is another goroutine's allocation spread over the run)."""
         if self.allocs[1] != self.allocs[0]:
             return self.allocs[1] < self.allocs[0]
-        return self.bytes is not None and self.bytes[0] - self.bytes[1] >= max(8.0, 0.01 * self.bytes[0])
+        return self.bytes is not None and fewer_bytes(*self.bytes)
 
     def text(self) -> str:
         on = f" ({self.toolchain})" if self.toolchain else ""

@@ -850,6 +850,26 @@ type use struct {
 	Why   string `json:"why,omitempty"`
 }
 
+// sortUses orders uses by file, then offset: the order every op answers in.
+func sortUses(out []use) {
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Start < out[j].Start
+	})
+}
+
+// sortedUses is the uses found, deduplicated by their key, in sortUses' order (never nil: JSON []).
+func sortedUses(found map[string]use) []use {
+	out := make([]use, 0, len(found))
+	for _, u := range found {
+		out = append(out, u)
+	}
+	sortUses(out)
+	return out
+}
+
 func (o *oracle) useOf(n ast.Node, text string) use {
 	s, e := o.fset.PositionFor(n.Pos(), false), o.fset.PositionFor(n.End(), false)
 	return use{File: s.Filename, Start: s.Offset, End: e.Offset, Line: s.Line, Text: text}
@@ -865,12 +885,7 @@ func (o *oracle) uses(key, file string) (any, error) {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Start < out[j].Start
-	})
+	sortUses(out)
 	return out, nil
 }
 
@@ -1172,17 +1187,7 @@ func (o *oracle) identity(key, file string, start ast.Expr) (any, error) {
 	default:
 		follow(key)
 	}
-	out := []use{}
-	for _, u := range found {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Start < out[j].Start
-	})
-	return out, nil
+	return sortedUses(found), nil
 }
 
 type funcDecl struct {
@@ -1999,17 +2004,7 @@ func (o *oracle) observers(file string, isT func(types.Type) bool, ifaces bool) 
 			})
 		}
 	}
-	out := []use{}
-	for _, u := range found {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Start < out[j].Start
-	})
-	return out
+	return sortedUses(found)
 }
 
 // deref is the type a pointer points to, or the type itself.
