@@ -21,6 +21,7 @@ from pathlib import Path
 
 from goescape.engine import txtar
 from goescape.engine.codemod import Codemod
+from goescape.engine.oracle import cache_dir
 from goescape.engine.results import fewer_bytes
 from goescape.engine.toolchain import Toolchain
 
@@ -116,10 +117,7 @@ def measure_pair(tc: Toolchain, codemod: str, path: Path, count: int = 3) -> lis
 
 
 def cache_file() -> Path:
-    base = os.environ.get("GOESCAPE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "goescape"
-    )
-    return Path(base) / "calibration.json"
+    return cache_dir() / "calibration.json"
 
 
 def _load_cache() -> dict[str, dict[str, object]]:

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from goescape.engine import STOPPED, __version__, report
+from goescape.engine import STOPPED, __version__, fixcache, formats, gate, report
 from goescape.engine.calibration import calibrate, unprofitable
 from goescape.engine.codemod import Codemod, Options, Proposal, load_codemods
-from goescape.engine.diffs import colour, unified_diff, unified_diffs
+from goescape.engine.diffs import colour, display_path, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
-from goescape.engine.git import GROUPINGS, create_branch, current_branch, go_check, group_results, push, remote_url
+from goescape.engine.git import (
+    GROUPINGS,
+    base_worktree,
+    create_branch,
+    current_branch,
+    go_check,
+    group_results,
+    push,
+    remote_url,
+    repository_top,
+)
+from goescape.engine.oracle import cache_dir
 from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import use_overlay
-from goescape.engine.profiles import load_profile, rank
+from goescape.engine.profiles import Profile, load_profile, rank
 from goescape.engine.results import Result, Verified
 from goescape.engine.review import ensure_terminal, review
 from goescape.engine.runner import (
@@ -32,13 +45,21 @@ from goescape.engine.runner import (
     bench,
     classify_session,
     final_contents,
-    gate,
     load,
     propose,
     verifier_for,
     verify,
 )
-from goescape.engine.toolchain import Toolchain, find_toolchain, overlay_files, with_overlay
+from goescape.engine.runner import gate as drop_unprofitable
+from goescape.engine.toolchain import (
+    Toolchain,
+    default_pgo,
+    find_toolchain,
+    overlay_files,
+    pgo_file,
+    with_overlay,
+    with_pgo,
+)
 from goescape.engine.verify import LEVELS
 from goescape.engine.writing import write_all
 
@@ -57,16 +78,70 @@ def _common(fn: F) -> F:
         type=click.Path(dir_okay=False),
         help="Read files through a go overlay JSON file, as go build -overlay does (unsaved buffers).",
     )(fn)
+    fn = click.option(
+        "--pgo",
+        "pgo",
+        type=click.Path(dir_okay=False),
+        help="Compile with this profile (-pgo=FILE); default: the main package's default.pgo, if any.",
+    )(fn)
     return fn
 
 
-def _toolchain(go: str | None, overlay: str | None) -> Toolchain:
-    """The toolchain, with the user's --overlay in GOFLAGS; tree-sitter reads the same files."""
+def _formatted(fn: F) -> F:
+    return click.option(
+        "--format",
+        "format_specs",
+        multiple=True,
+        metavar="FMT[=FILE]",
+        help="text, json, sarif or github, to stdout or =FILE; repeatable (--format sarif=escapes.sarif --format text).",
+    )(fn)
+
+
+def _destinations(specs: Sequence[str], as_json: bool, cwd: Path) -> tuple[formats.Destination, ...]:
+    """--format's destinations; --json is --format json."""
+    return formats.parse_formats([*specs, *(["json"] if as_json else [])], cwd)
+
+
+def _toolchain(go: str | None, overlay: str | None, pgo: str | None = None, cwd: Path | None = None) -> Toolchain:
+    """The toolchain, with the user's --overlay and the profile for -pgo in GOFLAGS; tree-sitter reads
+    the same files. Without --pgo, the module's main package's default.pgo (found from `cwd`) is used,
+    so that escapes are those of the binary that ships."""
     tc = find_toolchain(go)
     if overlay:
         tc = with_overlay(tc, Path(overlay))
+    if pgo:
+        tc = with_pgo(tc, Path(pgo).resolve())
+    elif cwd is not None and "-pgo=" not in tc.run(["env", "GOFLAGS"], cwd).stdout:
+        # GOFLAGS' own -pgo (a file, or off) is the user's choice; otherwise the module's default.pgo.
+        profile = default_pgo(tc, cwd)
+        tc = with_pgo(tc, profile) if profile is not None else tc
     use_overlay(overlay_files(tc))
     return tc
+
+
+def _top(cwd: Path) -> Path:
+    """Where reports' paths start: the git work tree's top level, else `cwd`."""
+    try:
+        return repository_top(cwd)
+    except GoescapeError:
+        return cwd
+
+
+def _captured(print_to: Callable[[Console], None]) -> str:
+    """What rich prints, as text: styled on a terminal (stdout), plain otherwise."""
+    console = Console(
+        file=io.StringIO(), width=None if sys.stdout.isatty() else 160, force_terminal=sys.stdout.isatty()
+    )
+    print_to(console)
+    return str(console.file.getvalue())  # type: ignore[attr-defined]
+
+
+def _pgo_text(tc: Toolchain, root: Path) -> str:
+    """The profile every compile used, as reports name it ("" without one)."""
+    profile = pgo_file(tc)
+    if profile is None:
+        return ""
+    return display_path(profile, root)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -106,24 +181,29 @@ def _profiled(fn: F) -> F:
 @_common
 @_profiled
 @click.option("--include-generated", is_flag=True, help="Also report generated files, vendor/ and testdata/.")
+@_formatted
 def scan_cmd(
     patterns: tuple[str, ...],
     directory: str,
     go: str | None,
     as_json: bool,
     overlay: str | None,
+    pgo: str | None,
     include_generated: bool,
     profile_path: str | None,
     min_share: float,
+    format_specs: tuple[str, ...],
 ) -> None:
     """Show what escapes to the heap, why, and which codemod can fix it.
 
     Example:
         goescape scan ./...
         goescape scan --json -C examples ./... > escapes.json
+        goescape scan ./... --format sarif=escapes.sarif --format text
     """
-    tc = _toolchain(go, overlay)
     cwd = Path(directory).resolve()
+    destinations = _destinations(format_specs, as_json, cwd)
+    tc = _toolchain(go, overlay, pgo, cwd)
     session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
     proposals = propose(session, _select(()), Options(), check_gofmt=False)
     items = classify_session(session, proposals)
@@ -132,10 +212,132 @@ def scan_cmd(
         profile = load_profile(tc, (cwd / profile_path).resolve())
         shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
         items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= min_share]
-    if as_json:
-        click.echo(json.dumps(report.scan_json(items, cwd, tc.version, shares), indent=2))
+    profile_name = _pgo_text(tc, session.cwd)
+    compiled_with = tc.version + (f" -pgo={profile_name}" if profile_name else "")
+
+    def render(fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(report.scan_json(items, cwd, tc.version, shares, profile_name), indent=2) + "\n"
+        found = formats.scan_findings(items)
+        if fmt == "sarif":
+            log = formats.sarif(
+                found, root=_top(cwd), tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
+            )
+            return json.dumps(log, indent=2) + "\n"
+        if fmt == "github":
+            return formats.github(found, _top(cwd))
+        return _captured(lambda console: report.scan_tables(console, items, cwd, compiled_with, shares))
+
+    formats.emit(destinations, render, sys.stdout)
+
+
+@cli.command("check")
+@_common
+@_profiled
+@click.option("--base", "base", metavar="REV", help="Report escapes new since REV (a revision, or merge-base:BRANCH).")
+@click.option(
+    "--baseline", type=click.Path(dir_okay=False), help="Report escapes not recorded in FILE (from --write-baseline)."
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_path",
+    type=click.Path(dir_okay=False),
+    help="Record the work tree's escapes in FILE for later --baseline checks, and exit 0.",
+)
+@_formatted
+def check_cmd(
+    patterns: tuple[str, ...],
+    directory: str,
+    go: str | None,
+    as_json: bool,
+    overlay: str | None,
+    pgo: str | None,
+    profile_path: str | None,
+    min_share: float,
+    base: str | None,
+    baseline: str | None,
+    write_baseline_path: str | None,
+    format_specs: tuple[str, ...],
+) -> None:
+    """Fail on escapes that are new since a base revision or a baseline, or that a directive forbids.
+
+    Escapes are matched by package, function, kind and expression, not by line: code that moved is
+    not new. `//goescape:ignore <reason>` on (or above) a line silences it; `//goescape:noescape`
+    (or gcassert's `//gcassert:noescape`) on a line or a function fails when anything there escapes.
+    Exit 0 when nothing is new, 1 when something is, 2 on error.
+
+    Example:
+        goescape check ./... --base merge-base:origin/main
+        goescape check ./... --base HEAD~1 --format sarif=escapes.sarif --format text
+        goescape check ./... --write-baseline escapes.baseline.json
+        goescape check ./... --baseline escapes.baseline.json --format github
+    """
+    if sum(bool(x) for x in (base, baseline, write_baseline_path)) > 1:
+        raise GoescapeError("give one of --base, --baseline and --write-baseline", hint="they are alternatives")
+    cwd = Path(directory).resolve()
+    destinations = _destinations(format_specs, as_json, cwd)
+    tc = _toolchain(go, overlay, pgo, cwd)
+    head = load(tc, patterns or ("./...",), cwd)
+    escapes = gate.counted(head.facts, head.sources, head.cwd)
+    profile_name = _pgo_text(tc, head.cwd)
+    if write_baseline_path:
+        target = (cwd / write_baseline_path).resolve()
+        gate.write_baseline(target, escapes, tc.version, profile_name)
+        _console(stderr=True).print(f"recorded {len(escapes)} escape(s) in {target}", markup=False)
         return
-    report.scan_tables(_console(), items, cwd, tc.version, shares)
+    counts, against, top = None, "", head.cwd
+    if base:
+        with base_worktree(cwd, base, cache_dir()) as b:
+            top = b.top
+            there = b.tree / head.cwd.relative_to(b.top)
+            counts = Counter[gate.Key]()
+            if there.is_dir():
+                base_tc, pgo_path = find_toolchain(go), pgo_file(tc)
+                base_tc = with_pgo(base_tc, pgo_path) if pgo_path is not None else base_tc
+                try:
+                    old = load(base_tc, patterns or ("./...",), there / cwd.relative_to(head.cwd))
+                except GoescapeError as exc:
+                    raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=exc.hint) from None
+                counts = Counter(e.key for e in gate.counted(old.facts, old.sources, there))
+            against = f"base {base} ({b.commit[:12]})"
+    elif baseline:
+        counts, against = gate.read_baseline((cwd / baseline).resolve()), f"baseline {baseline}"
+    files = [f for p in head.packages for f in p.go_files]
+    hot = None
+    if profile_path:
+        profile = load_profile(tc, (cwd / profile_path).resolve())
+        hot = {e.key: _share(profile, head, e) * 100 >= min_share for e in escapes}
+    verdict = gate.judge(escapes, counts, gate.directives(files), against=against, hot=hot)
+    found = [_with_fix(f, verdict, tc.version) for f in gate.findings(verdict)]
+
+    def render(fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(report.check_json(verdict, top, tc.version, profile_name), indent=2) + "\n"
+        if fmt == "sarif":
+            log = formats.sarif(
+                found, root=top, tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
+            )
+            return json.dumps(log, indent=2) + "\n"
+        if fmt == "github":
+            return formats.github(found, top)
+        return formats.text(found, top) + report.check_summary(verdict, tc.version, profile_name) + "\n"
+
+    formats.emit(destinations, render, sys.stdout)
+    if verdict.failed:
+        raise SystemExit(1)
+
+
+def _share(profile: Profile, session: Session, e: gate.Escape) -> float:
+    src = session.sources.get(e.fact.path)
+    span = gate.function_span(src, e.fact) if src is not None else None
+    return profile.function_share(e.fact.path, span, f"{e.fact.package}.{e.fact.function}")
+
+
+def _with_fix(finding: formats.Finding, verdict: gate.Verdict, go_version: str) -> formats.Finding:
+    """A new escape with the verified rewrite a `fix` run cached for this line of this tree."""
+    fact = next((e.fact for e in verdict.new if e.fingerprint == finding.fingerprint), None)
+    fix = fixcache.recall(cache_dir() / "fixes", fact, go_version) if fact is not None else None
+    return replace(finding, fix=fix) if fix is not None else finding
 
 
 @cli.command("fix")
@@ -193,12 +395,15 @@ def scan_cmd(
     show_default=True,
     help="Runs per side for --bench.",
 )
+@_formatted
 def fix_cmd(
     patterns: tuple[str, ...],
     directory: str,
     go: str | None,
     as_json: bool,
     overlay: str | None,
+    pgo: str | None,
+    format_specs: tuple[str, ...],
     write_overlay_dir: str | None,
     write: bool,
     check: bool,
@@ -241,7 +446,8 @@ def fix_cmd(
     """
     if interactive:
         ensure_terminal()  # refuse before minutes of verification, not after
-    tc = _toolchain(go, overlay)
+    destinations = _destinations(format_specs, as_json, Path(directory).resolve())
+    tc = _toolchain(go, overlay, pgo, Path(directory).resolve())
     if overlay_files(tc) and (write or interactive or branch_name or pr):
         raise GoescapeError(
             "--write, --interactive, --branch and --pr change the files on disk, which the overlay replaces",
@@ -262,7 +468,7 @@ def fix_cmd(
     with err.status("verifying", spinner="dots") as status:
         if not all_patterns:
             rows = calibrate(tc, codemods, progress=lambda msg: status.update(msg))
-            proposals = gate(proposals, unprofitable(rows))
+            proposals = drop_unprofitable(proposals, unprofitable(rows))
         test_flags = ("-short",) if short else ()
         outcome = verify(
             session, proposals, level, progress=lambda msg: status.update(msg), measure=measure, test_flags=test_flags
@@ -289,30 +495,62 @@ def fix_cmd(
     if bench_regex:
         with err.status(f"benchmarking {bench_regex} ×{bench_count} before and after", spinner="dots"):
             benchmarks = bench(session, results, bench_regex, bench_count, changes)
-    if as_json:
-        payload = {
-            "go_version": tc.version,
-            "verify": level,
-            "results": [report.result_json(r, cwd, shares) for r in results],
-            "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
-            "benchmarks": [report.change_json(c) for c in benchmarks],
-            "diff": diff,
-            "written": bool(write and changes),
-        }
-        click.echo(json.dumps(payload, indent=2))
-    else:
+    verified_results = [r for r in results if isinstance(r, Verified)]
+    fixcache.remember(
+        cache_dir() / "fixes",
+        verified_results,
+        lambda p: final_contents(session, [r for r in verified_results if r.proposal == p]),
+        tc.version,
+    )
+    profile_name = _pgo_text(tc, session.cwd)
+    compiled_with = tc.version + (f" -pgo={profile_name}" if profile_name else "")
+
+    def tables(console: Console) -> None:
+        report.fix_tables(console, outcome, cwd, compiled_with, level, shares)
+        if bench_regex:
+            report.bench_table(console, benchmarks, bench_count)
+
+    def render(fmt: str) -> str:
+        if fmt == "json":
+            payload = {
+                "version": report.JSON_VERSION,
+                "command": "fix",
+                "go_version": tc.version,
+                "pgo": profile_name or None,
+                "verify": level,
+                "results": [report.result_json(r, cwd, shares) for r in results],
+                "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
+                "benchmarks": [report.change_json(c) for c in benchmarks],
+                "diff": diff,
+                "written": bool(write and changes),
+            }
+            return json.dumps(payload, indent=2) + "\n"
+        found = formats.fix_findings(
+            results, lambda p: final_contents(session, [r for r in verified_results if r.proposal == p])
+        )
+        if fmt == "sarif":
+            top = _top(cwd)
+            log = formats.sarif(
+                found, root=top, tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
+            )
+            return json.dumps(log, indent=2) + "\n"
+        if fmt == "github":
+            return formats.github(found, _top(cwd))
+        return (diff if not write else "") + _captured(tables)
+
+    to_stdout_text = formats.Destination("text", None) in destinations
+    formats.emit([d for d in destinations if d != formats.Destination("text", None)], render, sys.stdout)
+    if to_stdout_text:
+        # The diff alone on a pipe (`goescape fix ./... | git apply`); the tables go to stderr there.
         out = sys.stdout
         tty = out.isatty()
         if diff and not write:
             out.write(colour(diff) if (use_colour if use_colour is not None else tty) else diff)
             out.flush()
-        table_console = _console() if tty else err
-        report.fix_tables(table_console, outcome, cwd, tc.version, level, shares)
-        if bench_regex:
-            report.bench_table(table_console, benchmarks, bench_count)
+        tables(_console() if tty else err)
     if write and changes:
         write_all(changes)
-        if not as_json:
+        if to_stdout_text:
             err.print(f"wrote {len(changes)} file(s)")
     verified = any(isinstance(r, Verified) for r in results)
     if check and verified:

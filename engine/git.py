@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,3 +300,81 @@ def push(repo_dir: Path, remote: str, branch: str, *, url: str | None = None) ->
         if url:
             first = first.replace(url, remote)  # never print a token
         raise GoescapeError(f"could not push {branch} to {remote}", hint=first) from exc
+
+
+@dataclass(frozen=True)
+class Base:
+    """A revision checked out in goescape's own worktree of the repository, for the gate's base compile."""
+
+    spec: str  # as the user gave it: a revision or merge-base:BRANCH
+    commit: str  # the full sha it resolved to
+    top: Path  # the user's work tree top level
+    tree: Path  # goescape's worktree, at `commit`, in the cache directory
+
+
+def repository_top(directory: Path) -> Path:
+    """The top level of the git work tree that holds `directory`."""
+    return _top(_repo(directory))
+
+
+def resolve_base(directory: Path, spec: str) -> str:
+    """The commit `spec` names: any revision git knows, or `merge-base:BRANCH` (where HEAD forked from it).
+
+    Errors: GoescapeError naming the revision, with how to fetch it when the clone is shallow.
+    """
+    repo = _repo(directory)
+    if spec.startswith("merge-base:"):
+        branch = spec.removeprefix("merge-base:")
+        sha = _git_or_empty(repo, "merge-base", "HEAD", branch).strip()
+        if not sha:
+            _missing(repo, branch, f"no merge base of HEAD and {branch}")
+        return sha
+    sha = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").strip()
+    if not sha:
+        _missing(repo, spec, f"no commit {spec!r} in this repository")
+    return sha
+
+
+def _missing(repo: gitpython.Repo, rev: str, message: str) -> None:
+    if _git_or_empty(repo, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise GoescapeError(
+            f"{message}: this clone is shallow and does not hold it",
+            path=_top(repo),
+            hint=f"fetch it with `git fetch --unshallow` or `git fetch --deepen=50 origin {rev.split('~')[0]}`; "
+            "on GitHub Actions give actions/checkout `fetch-depth: 0`",
+        )
+    raise GoescapeError(message, path=_top(repo), hint="pass a commit, branch or tag git knows, or merge-base:BRANCH")
+
+
+@contextmanager
+def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
+    """Check `spec` out in a worktree kept under `cache` for this repository, held while the block runs.
+
+    The worktree's path stays the same from run to run, so the go command's build cache serves the
+    base compile again (compile actions are keyed by the package's directory as well as its files).
+    The user's checkout, index and HEAD are never touched; git records the worktree under
+    `.git/worktrees/`. Two gates on one repository take the worktree one at a time. Errors: GoescapeError as resolve_base, or when git cannot make the worktree.
+    """
+    repo = _repo(directory)
+    top = _top(repo)
+    commit = resolve_base(directory, spec)
+    common = Path(str(repo.git.rev_parse("--git-common-dir")))
+    common = (top / common).resolve() if not common.is_absolute() else common
+    tree = cache / "worktrees" / hashlib.sha256(str(common).encode()).hexdigest()[:16] / top.name
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+    with open(tree.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if (tree / ".git").exists():
+                there = gitpython.Repo(tree)
+                there.git.checkout("--detach", "--force", "--quiet", commit, env=quiet)
+                there.git.clean("-fdxq", env=quiet)
+            else:
+                shutil.rmtree(tree, ignore_errors=True)
+                # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
+                repo.git.worktree("add", "--detach", "--force", "--quiet", str(tree), commit, env=quiet)
+        except gitpython.GitCommandError as exc:
+            first = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git worktree failed")
+            raise GoescapeError(f"could not check out {spec} for the base compile", path=tree, hint=first) from exc
+        yield Base(spec, commit, top, tree)

@@ -262,8 +262,9 @@ def _source() -> bytes:
 
 
 def cache_dir() -> Path:
-    """Where goescape keeps what it builds and measures: the user cache directory (platformdirs)."""
-    return Path(platformdirs.user_cache_dir("goescape"))
+    """Where goescape keeps what it builds and measures: GOESCAPE_CACHE_DIR, else the user cache
+    directory (platformdirs): the oracle, calibration figures, the gate's base worktrees, verified fixes."""
+    return Path(os.environ.get("GOESCAPE_CACHE_DIR") or platformdirs.user_cache_dir("goescape"))
 
 
 def oracle_binary(tc: Toolchain) -> Path:

@@ -32,18 +32,24 @@ class Profile:
 
     def share(self, proposal: Proposal | Skip, src: SourceFile, package: str) -> float:
         """The fraction of the profile the proposal's function accounts for."""
+        if self.kind == "cpu":
+            return self.function_share(proposal.path, None, f"{package}.{proposal.function}")
+        fn = enclosing(node_at(src, src.offset(proposal.line, 1)), *FUNCTION_TYPES[:2])
+        span = (fn.start_point.row + 1, fn.end_point.row + 1) if fn is not None else None
+        return self.function_share(proposal.path, span, f"{package}.{proposal.function}")
+
+    def function_share(self, path: Path, span: tuple[int, int] | None, qualified: str) -> float:
+        """The fraction of the profile one function accounts for: its lines' allocations in a heap
+        profile (`span`, first and last line), its cumulative time by `qualified` name
+        (`example.com/m.(*T).Method`, as pprof prints it) in a CPU profile."""
         if self.total <= 0:
             return 0.0
         if self.kind == "cpu":
-            return self.by_function.get(f"{package}.{proposal.function}", 0.0) / self.total
-        fn = enclosing(node_at(src, src.offset(proposal.line, 1)), *FUNCTION_TYPES[:2])
-        if fn is None:
+            return self.by_function.get(qualified, 0.0) / self.total
+        if span is None:
             return 0.0
-        first, last = fn.start_point.row + 1, fn.end_point.row + 1
-        return (
-            sum(v for (f, ln), v in self.by_line.items() if _same_file(f, proposal.path) and first <= ln <= last)
-            / self.total
-        )
+        first, last = span
+        return sum(v for (f, ln), v in self.by_line.items() if _same_file(f, path) and first <= ln <= last) / self.total
 
     def line_share(self, path: Path, line: int) -> float:
         """The fraction of a heap profile allocated at one source line (0 for a CPU profile)."""

@@ -16,8 +16,12 @@ from goescape.engine.calibration import Calibration
 from goescape.engine.codemod import Codemod, Proposal, Skip
 from goescape.engine.diffs import display_path
 from goescape.engine.facts import Class, Classified, EscapeFact
+from goescape.engine.gate import Directive, Escape, Verdict
 from goescape.engine.results import Measurement, Rejected, Result, Skipped, Verified
 from goescape.engine.runner import Outcome
+
+# The JSON reports' shape: a reader checks this before reading further (bumped when a key changes meaning).
+JSON_VERSION = 1
 
 
 def _rel(path: Path, cwd: Path) -> str:
@@ -91,7 +95,7 @@ def fact_json(fact: EscapeFact, cwd: Path) -> dict[str, Any]:
 
 
 def scan_json(
-    items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None
+    items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None, pgo: str = ""
 ) -> dict[str, Any]:
     totals = Counter(item.cls.value for item in items)
 
@@ -99,7 +103,10 @@ def scan_json(
         return {"share": shares.get(id(item), 0.0)} if shares is not None else {}
 
     return {
+        "version": JSON_VERSION,
+        "command": "scan",
         "go_version": go_version,
+        "pgo": pgo or None,
         "escapes": [{**fact_json(i.fact, cwd), "class": i.cls.value, "detail": i.detail, **extra(i)} for i in items],
         "totals": {cls.value: totals.get(cls.value, 0) for cls in Class} | {"total": len(items)},
     }
@@ -350,3 +357,46 @@ def change_json(c: Change) -> dict[str, Any]:
         "significant": c.significant,
         "samples": c.samples,
     }
+
+
+def _escape_json(e: Escape, root: Path) -> dict[str, Any]:
+    return fact_json(e.fact, root) | {"fingerprint": e.fingerprint, "occurrence": e.occurrence}
+
+
+def _directive_json(d: Directive, root: Path) -> dict[str, Any]:
+    return {"file": _rel(d.path, root), "line": d.line, "directive": f"{d.tool}:{d.verb}", "reason": d.reason}
+
+
+def check_json(verdict: Verdict, root: Path, go_version: str, pgo: str) -> dict[str, Any]:
+    """The gate's report: what failed it, what was silenced, and what it compared against."""
+    return {
+        "version": JSON_VERSION,
+        "command": "check",
+        "go_version": go_version,
+        "pgo": pgo or None,
+        "against": verdict.against or None,
+        "failed": verdict.failed,
+        "new": [_escape_json(e, root) for e in verdict.new],
+        "forbidden": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.forbidden],
+        "ignored": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.ignored],
+        "cold": [_escape_json(e, root) for e in verdict.cold],
+        "unused_ignores": [_directive_json(d, root) for d in verdict.unused],
+        "counted": len(verdict.escapes),
+    }
+
+
+def check_summary(verdict: Verdict, go_version: str, pgo: str) -> str:
+    """One line for people: the counts, what they were compared with, and how they were compiled."""
+    against = f"against {verdict.against}" if verdict.against else "(no --base or --baseline: directives only)"
+    parts = [
+        f"{len(verdict.new)} new escape(s) {against}",
+        f"{len(verdict.forbidden)} under noescape",
+        f"{len(verdict.ignored)} ignored",
+    ]
+    if verdict.cold:
+        parts.append(f"{len(verdict.cold)} new in cold functions (below --min-share)")
+    if verdict.unused:
+        parts.append(f"{len(verdict.unused)} unused ignore(s)")
+    profile = f" -pgo={pgo}" if pgo else ""
+    verdict_word = "FAILED" if verdict.failed else "passed"
+    return f"goescape check {verdict_word}: {', '.join(parts)}; {len(verdict.escapes)} escape(s) counted, compiled with {go_version}{profile}"
