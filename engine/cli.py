@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -15,10 +16,13 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from goescape.engine import STOPPED, __version__, fixcache, formats, gate, report
 from goescape.engine.calibration import calibrate, unprofitable
-from goescape.engine.codemod import Codemod, Options, Proposal, load_codemods
+from goescape.engine.codemod import Codemod, Options, Proposal, Skip, load_codemods
+from goescape.engine.config import effective, excluded, load_config
+from goescape.engine.config import rows as setting_rows
 from goescape.engine.diffs import colour, display_path, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
@@ -85,6 +89,31 @@ def _common(fn: F) -> F:
         help="Compile with this profile (-pgo=FILE); default: the main package's default.pgo, if any.",
     )(fn)
     return fn
+
+
+def _configured(fn: F) -> F:
+    """Fill what the command line left unset from goescape.toml at the module root (flags win).
+
+    Applied right above the function, below the click options, so it sees the parsed values.
+    """
+
+    @functools.wraps(fn)
+    def run(**kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        settings = effective(ctx, load_config(Path(kwargs.get("directory", ".")).resolve()))
+        return fn(**{**kwargs, **{k: v for k, v in settings.values.items() if k in kwargs}})
+
+    return run  # type: ignore[return-value]
+
+
+def _excluding(fn: F) -> F:
+    return click.option(
+        "--exclude",
+        "exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave out files matching GLOB, relative to the module root (repeatable; ** spans folders).",
+    )(fn)
 
 
 def _formatted(fn: F) -> F:
@@ -182,6 +211,8 @@ def _profiled(fn: F) -> F:
 @_profiled
 @click.option("--include-generated", is_flag=True, help="Also report generated files, vendor/ and testdata/.")
 @_formatted
+@_excluding
+@_configured
 def scan_cmd(
     patterns: tuple[str, ...],
     directory: str,
@@ -193,6 +224,7 @@ def scan_cmd(
     profile_path: str | None,
     min_share: float,
     format_specs: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
     """Show what escapes to the heap, why, and which codemod can fix it.
 
@@ -206,7 +238,7 @@ def scan_cmd(
     tc = _toolchain(go, overlay, pgo, cwd)
     session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
     proposals = propose(session, _select(()), Options(), check_gofmt=False)
-    items = classify_session(session, proposals)
+    items = [i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, exclude)]
     shares: dict[int, float] | None = None
     if profile_path:
         profile = load_profile(tc, (cwd / profile_path).resolve())
@@ -245,6 +277,8 @@ def scan_cmd(
     help="Record the work tree's escapes in FILE for later --baseline checks, and exit 0.",
 )
 @_formatted
+@_excluding
+@_configured
 def check_cmd(
     patterns: tuple[str, ...],
     directory: str,
@@ -258,6 +292,7 @@ def check_cmd(
     baseline: str | None,
     write_baseline_path: str | None,
     format_specs: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
     """Fail on escapes that are new since a base revision or a baseline, or that a directive forbids.
 
@@ -278,7 +313,9 @@ def check_cmd(
     destinations = _destinations(format_specs, as_json, cwd)
     tc = _toolchain(go, overlay, pgo, cwd)
     head = load(tc, patterns or ("./...",), cwd)
-    escapes = gate.counted(head.facts, head.sources, head.cwd)
+    escapes = [
+        e for e in gate.counted(head.facts, head.sources, head.cwd) if not excluded(e.fact.path, head.cwd, exclude)
+    ]
     profile_name = _pgo_text(tc, head.cwd)
     if write_baseline_path:
         target = (cwd / write_baseline_path).resolve()
@@ -298,11 +335,15 @@ def check_cmd(
                     old = load(base_tc, patterns or ("./...",), there / cwd.relative_to(head.cwd))
                 except GoescapeError as exc:
                     raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=exc.hint) from None
-                counts = Counter(e.key for e in gate.counted(old.facts, old.sources, there))
+                counts = Counter(
+                    e.key
+                    for e in gate.counted(old.facts, old.sources, there)
+                    if not excluded(e.fact.path, there, exclude)
+                )
             against = f"base {base} ({b.commit[:12]})"
     elif baseline:
         counts, against = gate.read_baseline((cwd / baseline).resolve()), f"baseline {baseline}"
-    files = [f for p in head.packages for f in p.go_files]
+    files = [f for p in head.packages for f in p.go_files if not excluded(f, head.cwd, exclude)]
     hot = None
     if profile_path:
         profile = load_profile(tc, (cwd / profile_path).resolve())
@@ -396,6 +437,8 @@ def _with_fix(finding: formats.Finding, verdict: gate.Verdict, go_version: str) 
     help="Runs per side for --bench.",
 )
 @_formatted
+@_excluding
+@_configured
 def fix_cmd(
     patterns: tuple[str, ...],
     directory: str,
@@ -404,6 +447,7 @@ def fix_cmd(
     overlay: str | None,
     pgo: str | None,
     format_specs: tuple[str, ...],
+    exclude: tuple[str, ...],
     write_overlay_dir: str | None,
     write: bool,
     check: bool,
@@ -460,7 +504,10 @@ def fix_cmd(
     session = load(tc, patterns or ("./...",), cwd)
     extra = {"allow_overcap": "true"} if allow_overcap else {}
     options = Options(size_limit=size_limit, allow_api_change=allow_api_change, extra=extra)
-    proposals = propose(session, codemods, options)
+    proposals = [
+        _left_out(p, exclude) if excluded(p.path, session.cwd, exclude) else p
+        for p in propose(session, codemods, options)
+    ]
     shares: dict[int, float] | None = None
     if profile_path:
         # Rank before verifying: what --min-share drops is never compiled, tested or measured.
@@ -555,6 +602,12 @@ def fix_cmd(
     verified = any(isinstance(r, Verified) for r in results)
     if check and verified:
         raise SystemExit(1)
+
+
+def _left_out(p: Proposal | Skip, exclude: Sequence[str]) -> Skip:
+    if isinstance(p, Skip):
+        return p
+    return Skip(p.codemod, p.path, p.line, p.function, f"left out by exclude ({', '.join(exclude)})", p.targets)
 
 
 @dataclass(frozen=True)
@@ -701,6 +754,32 @@ def calibrate_cmd(codemod_names: tuple[str, ...], force: bool, go: str | None, a
         click.echo(json.dumps({"go_version": tc.version, "patterns": report.calibration_json(rows, off)}, indent=2))
         return
     report.calibration_table(_console(), rows, off, tc.version)
+
+
+@cli.command("config", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("command", type=click.Choice(["scan", "fix", "check"]), default="fix")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def config_cmd(command: str, args: tuple[str, ...]) -> None:
+    """Print the settings COMMAND would run with and where each came from: a flag, goescape.toml, or the default.
+
+    goescape.toml sits beside go.mod; flags given after COMMAND override it, as they would in the run.
+
+    Example:
+        goescape config
+        goescape config check -C examples --format sarif=escapes.sarif
+    """
+    target = cli.commands[command]
+    with target.make_context(command, list(args), parent=click.get_current_context()) as ctx:
+        settings = effective(ctx, load_config(Path(ctx.params.get("directory") or ".").resolve()))
+    out = _console()
+    where = str(settings.config) if settings.config else "none (no goescape.toml beside go.mod)"
+    out.print(f"goescape {command}: config file {where}", markup=False, highlight=False)
+    table = Table(show_header=True)
+    for col in ("setting", "value", "from"):
+        table.add_column(col, overflow="fold")
+    for key, value, source in setting_rows(settings):
+        table.add_row(key, value, source)
+    out.print(table)
 
 
 @cli.command("list")
