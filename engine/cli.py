@@ -43,7 +43,6 @@ from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import use_overlay
 from goescape.engine.profiles import Profile, load_profile, rank
 from goescape.engine.results import Result, Verified
-from goescape.engine.review import ensure_terminal, review
 from goescape.engine.runner import (
     Session,
     bench,
@@ -314,7 +313,9 @@ def check_cmd(
     tc = _toolchain(go, overlay, pgo, cwd)
     head = load(tc, patterns or ("./...",), cwd)
     escapes = [
-        e for e in gate.counted(head.facts, head.sources, head.cwd) if not excluded(e.fact.path, head.cwd, exclude)
+        e
+        for e in gate.counted(head.facts, head.sources, head.cwd, [p.dir for p in head.packages])
+        if not excluded(e.fact.path, head.cwd, exclude)
     ]
     profile_name = _pgo_text(tc, head.cwd)
     if write_baseline_path:
@@ -337,7 +338,7 @@ def check_cmd(
                     raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=exc.hint) from None
                 counts = Counter(
                     e.key
-                    for e in gate.counted(old.facts, old.sources, there)
+                    for e in gate.counted(old.facts, old.sources, there, [p.dir for p in old.packages])
                     if not excluded(e.fact.path, there, exclude)
                 )
             against = f"base {base} ({b.commit[:12]})"
@@ -489,6 +490,9 @@ def fix_cmd(
         GITHUB_TOKEN=... goescape fix ./... --pr --labels performance --draft
     """
     if interactive:
+        # questionary (prompt_toolkit) costs a quarter second to import: only --interactive pays it.
+        from goescape.engine.review import ensure_terminal
+
         ensure_terminal()  # refuse before minutes of verification, not after
     destinations = _destinations(format_specs, as_json, Path(directory).resolve())
     tc = _toolchain(go, overlay, pgo, Path(directory).resolve())
@@ -709,6 +713,8 @@ def _review(
     session: Session, results: Sequence[Result], level: str, measure: bool, cwd: Path, test_flags: tuple[str, ...]
 ) -> tuple[Verified, ...]:
     """Ask about each verified rewrite; an edited one is verified again by a verifier kept open."""
+    from goescape.engine.review import review
+
     verifier = verifier_for(session, level, measure=measure, test_flags=test_flags)
     try:
 

@@ -21,17 +21,24 @@ def display_path(path: Path, cwd: Path) -> str:
 
 
 def unified_diff(path: Path, old: bytes, new: bytes, cwd: Path) -> str:
-    """One file's diff with `a/` and `b/` prefixes and git's no-newline marker."""
+    """One file's diff with `a/` and `b/` prefixes and git's no-newline marker.
+
+    A file that does not exist yet (`old` empty, nothing at `path`) gets git's new-file form, so
+    that `git apply` creates it.
+    """
     name = display_path(path, cwd)
+    created = not old and not path.exists()
     out: list[str] = [f"diff --git a/{name} b/{name}\n"]
-    for line in difflib.unified_diff(_lines(old), _lines(new), f"a/{name}", f"b/{name}", n=3):
-        if line.startswith(("---", "+++")):
+    out += ["new file mode 100644\n"] * created
+    lines = difflib.unified_diff(_lines(old), _lines(new), "/dev/null" if created else f"a/{name}", f"b/{name}", n=3)
+    for i, line in enumerate(lines):
+        if i < 2:  # the --- and +++ headers; a content line may start with them too
             out.append(line.rstrip("\n") + "\n")
         elif line.endswith("\n"):
             out.append(line)
         else:
             out.append(line + "\n" + NO_NEWLINE)
-    return "".join(out) if len(out) > 1 else ""
+    return "".join(out) if len(out) > 1 + created else ""
 
 
 def unified_diffs(changes: Iterable[tuple[Path, bytes, bytes]], cwd: Path) -> str:

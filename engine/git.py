@@ -52,7 +52,9 @@ def _repo(directory: Path) -> gitpython.Repo:
     try:
         repo = gitpython.Repo(directory, search_parent_directories=True)
     except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
-        raise GoescapeError("not inside a git repository", path=directory, hint="--branch needs one") from None
+        raise GoescapeError(
+            "not inside a git repository", path=directory, hint="--branch, --pr and --base need one"
+        ) from None
     if repo.working_tree_dir is None:
         raise GoescapeError("a bare repository has no work tree to take rewrites from", path=directory)
     return repo

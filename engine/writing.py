@@ -32,23 +32,39 @@ def _deferred_interrupt() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_found(path: Path, old: bytes) -> bool:
+    """Whether `path` still holds `old`; for a file to create (`old` empty), whether nothing is there."""
+    if not old:
+        return not (path.exists() or path.is_symlink())
+    return path.is_file() and path.read_bytes() == old
+
+
 def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
     """Replace each file's `old` bytes with `new`, atomically per file and all-or-nothing overall.
 
-    New contents go to temporary files beside their targets first; the swap by rename then runs
-    with Ctrl-C held back. A failure or an interrupt during the swap puts every file back.
+    An empty `old` means a file that does not exist yet: it is created with mode 0644 less the
+    umask, and only if nothing has appeared at its path meanwhile. New contents go to temporary
+    files beside their targets first; the swap by rename then runs with Ctrl-C held back. A failure
+    or an interrupt during the swap puts every file back and removes every file it created.
     """
     temps: dict[Path, Path] = {}
     try:
         for path, (old, new) in changes.items():
-            if path.read_bytes() != old:
+            if not _as_found(path, old):
                 raise WriteFailed(
                     "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
                 )
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(new)
-            os.chmod(name, path.stat().st_mode & 0o7777)
+            os.chmod(name, path.stat().st_mode & 0o7777 if old else 0o644 & ~_umask())
             temps[path] = Path(name)
         done: list[Path] = []
         with _deferred_interrupt() as interrupted:
@@ -71,6 +87,9 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
 
 def _restore(done: list[Path], changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
     for path in done:
+        if not changes[path][0]:  # it did not exist before
+            path.unlink(missing_ok=True)
+            continue
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(changes[path][0])
