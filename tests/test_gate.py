@@ -213,3 +213,85 @@ def test_sarif_fingerprints_survive_lines_added_above(repo: Path, tmp_path: Path
         == (second[0]["locations"][0]["physicalLocation"]["region"]["startLine"])
     )
     assert first[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "gate.go"
+
+
+HOT = """package gate
+
+type T struct{ a, b int }
+
+var sink []*T
+
+// Hot runs in the benchmark, so the heap profile charges its allocations to it.
+func Hot(n int) {
+	for i := 0; i < n; i++ {
+		sink = append(sink[:0], &T{i, i})
+	}
+}
+"""
+
+HOT_TEST = """package gate
+
+import "testing"
+
+func BenchmarkHot(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Hot(8)
+	}
+}
+"""
+
+
+def _heap_profile(toolchain: Toolchain, repo: Path, out: Path) -> Path:
+    run = toolchain.run(
+        [
+            "test",
+            "-run=^$",
+            "-bench=BenchmarkHot",
+            "-benchtime=2000x",
+            "-memprofilerate=1",
+            f"-memprofile={out}",
+            "-o",
+            str(out.with_suffix(".test")),
+            ".",
+        ],
+        repo,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # A new allocation in a function nobody runs: below --min-share, not counted.
+        ("\nfunc Cold(n int) *T {\n\treturn &T{n, 1}\n}\n", 0),
+        # A new allocation in the function the profile says is hot: the gate fails.
+        ("\nvar last *T\n", None),
+    ],
+    ids=["cold", "hot"],
+)
+def test_min_share_ignores_cold_functions_and_fails_on_hot_ones(
+    change: str, expected: int | None, tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git("init", "-q", "-b", "main", cwd=root)
+    write_tree(root, {"go.mod": GO_MOD, "hot.go": HOT, "hot_test.go": HOT_TEST})
+    _commit(root, "hot")
+    source = HOT + change
+    if expected is None:  # the hot variant: Hot itself gains a second allocation
+        source = source.replace(
+            "\t\tsink = append(sink[:0], &T{i, i})\n", "\t\tsink = append(sink[:0], &T{i, i})\n\t\tlast = &T{i, 0}\n"
+        )
+    (root / "hot.go").write_text(source)
+    profile = _heap_profile(toolchain, root, tmp_path / "mem.out")
+    code, report, _ = _check(root, "--base", "HEAD", "--profile", str(profile), "--min-share", "5", capsys=capsys)
+    cold, new = report["cold"], report["new"]
+    assert isinstance(cold, list) and isinstance(new, list)
+    if expected == 0:
+        assert code == 0 and [c["function"] for c in cold] == ["Cold"] and new == []
+    else:
+        assert code == 1 and [n["function"] for n in new] == ["Hot"] and cold == []
+    # Without the profile, both are plain new escapes.
+    code, report, _ = _check(root, "--base", "HEAD", capsys=capsys)
+    assert code == 1 and len(report["new"]) == 1  # type: ignore[arg-type]
