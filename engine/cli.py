@@ -9,7 +9,7 @@ import os
 import shlex
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,10 +34,12 @@ from goescape.engine.git import (
     current_branch,
     go_check,
     group_results,
+    guard_commit,
     push,
     remote_url,
     repository_top,
 )
+from goescape.engine.guard import guards
 from goescape.engine.oracle import cache_dir
 from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import use_overlay
@@ -407,6 +409,11 @@ def _with_fix(finding: formats.Finding, verdict: gate.Verdict, go_version: str) 
     help="Measure allocations with the code's own tests and benchmarks.",
 )
 @click.option("--short", is_flag=True, help="Run the code's tests with -short (go test's flag for quick runs).")
+@click.option(
+    "--guard",
+    is_flag=True,
+    help="Add a test beside each measured rewrite that fails when its path allocates more again (AllocsPerRun).",
+)
 @click.option("--all-patterns", is_flag=True, help="Also try patterns calibrated to save nothing on this toolchain.")
 @click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
 @click.option("--interactive", "-i", is_flag=True, help="Review each verified rewrite; the accepted ones are written.")
@@ -459,6 +466,7 @@ def fix_cmd(
     use_colour: bool | None,
     measure: bool,
     short: bool,
+    guard: bool,
     all_patterns: bool,
     allow_overcap: bool,
     bench_regex: str | None,
@@ -488,6 +496,7 @@ def fix_cmd(
         goescape fix ./... --interactive
         goescape fix ./... --branch goescape/allocs --commit-per package
         GITHUB_TOKEN=... goescape fix ./... --pr --labels performance --draft
+        goescape fix ./... --write --guard
     """
     if interactive:
         # questionary (prompt_toolkit) costs a quarter second to import: only --interactive pays it.
@@ -530,11 +539,19 @@ def fix_cmd(
         results = tuple(r for r in results if not isinstance(r, Verified)) + accepted
         write = not (branch_name or pr)  # what the user accepted is what they asked to have written
     changes = final_contents(session, results)
+    guard_files: dict[Path, bytes] = {}
+    if guard and changes:
+        with err.status("writing guard tests", spinner="dots"):
+            guarded = guards(session, [r for r in results if isinstance(r, Verified)], changes)
+        guard_files = dict(guarded.files)
+        changes.update({path: (b"", data) for path, data in guard_files.items()})
+        for v, why in guarded.declined:
+            err.print(f"no guard for {v.proposal.title()}: {why}", markup=False, highlight=False)
     if branch_name or pr:
         publication = Publication(
             branch_name or "goescape/fix", commit_per, force or pr, pr, forge, base_url, remote, base_branch, draft
         )
-        _publish(session, results, publication, labels, reviewers, dry_run, err)
+        _publish(session, results, publication, labels, reviewers, dry_run, err, guard_files)
         write = False
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
     if write_overlay_dir:
@@ -652,6 +669,7 @@ def _publish(
     reviewers: str,
     dry_run: bool,
     err: Console,
+    guard_files: Mapping[Path, bytes] | None = None,
 ) -> None:
     verified = [r for r in results if isinstance(r, Verified)]
     if not verified:
@@ -665,6 +683,8 @@ def _publish(
 
     command = _reproduce()
     groups = group_results(verified, contents, pub.commit_per, session.tc.version, command)
+    if guard_files:
+        groups.append(guard_commit(guard_files, session.tc.version, command))
     top = session.cwd
     body = pull_request_body(verified, session.tc.version, go_line, command, top)
     title = f"goescape: fewer heap allocations ({len(verified)} rewrites)"

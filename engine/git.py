@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,6 +272,21 @@ def group_results(
         files = {path: data for path, data in contents(tuple(so_far)).items() if path in touched}
         groups.append(CommitGroup(_subject(by, bucket, top), _table(bucket, top), trailers, files))
     return groups
+
+
+def guard_commit(files: Mapping[Path, bytes], go_version: str, command: str) -> CommitGroup:
+    """The last commit of a --guard branch: the guard tests, after the rewrites they lock in."""
+    try:
+        top: Path | None = _top(_repo(next(iter(files)).parent))
+    except GoescapeError:
+        top = None
+    names = "\n".join(f"- {_relative(p, top) if top else p}" for p in sorted(files))
+    body = (
+        "Each test runs the test or benchmark that measured a rewrite under testing.AllocsPerRun and\n"
+        "fails when it allocates more than it did with the rewrite.\n\n" + names
+    )
+    trailers = (("Goescape-Codemod", "guard"), ("Goescape-Go-Version", go_version), ("Goescape-Command", command))
+    return CommitGroup(f"goescape: guard tests for the rewrites ({len(files)} file(s))", body, trailers, dict(files))
 
 
 def remote_url(repo_dir: Path, remote: str) -> str:
