@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -25,7 +26,7 @@ from goescape.engine.config import effective, excluded, load_config
 from goescape.engine.config import rows as setting_rows
 from goescape.engine.diffs import colour, display_path, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
-from goescape.engine.errors import GoescapeError
+from goescape.engine.errors import GoescapeError, PackageLoadError
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
 from goescape.engine.git import (
     GROUPINGS,
@@ -62,6 +63,7 @@ from goescape.engine.toolchain import (
     find_toolchain,
     overlay_files,
     pgo_file,
+    resolve_patterns,
     with_overlay,
     with_pgo,
 )
@@ -101,8 +103,16 @@ def _configured(fn: F) -> F:
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        settings = effective(ctx, load_config(Path(kwargs.get("directory", ".")).resolve()))
-        return fn(**{**kwargs, **{k: v for k, v in settings.values.items() if k in kwargs}})
+        cwd = Path(kwargs.get("directory", ".")).resolve()
+        # The module the patterns name (`goescape scan m/...` from outside m reads m's file); what
+        # is wrong with the patterns the command itself says.
+        with contextlib.suppress(GoescapeError):
+            cwd = resolve_patterns(kwargs.get("patterns") or ("./...",), cwd)[0]
+        settings = effective(ctx, load_config(cwd))
+        values = {k: v for k, v in settings.values.items() if k in kwargs}
+        if kwargs.get("as_json") and settings.sources.get("format_specs") != "flag --format":
+            values["format_specs"] = ()  # --json on the command line replaces the file's formats
+        return fn(**{**kwargs, **values})
 
     return run  # type: ignore[return-value]
 
@@ -140,7 +150,7 @@ def _toolchain(go: str | None, overlay: str | None, pgo: str | None = None, cwd:
     if overlay:
         tc = with_overlay(tc, Path(overlay))
     if pgo:
-        tc = with_pgo(tc, Path(pgo).resolve())
+        tc = with_pgo(tc, ((cwd or Path.cwd()) / pgo).resolve())
     elif cwd is not None and "-pgo=" not in tc.run(["env", "GOFLAGS"], cwd).stdout:
         # GOFLAGS' own -pgo (a file, or off) is the user's choice; otherwise the module's default.pgo.
         profile = default_pgo(tc, cwd)
@@ -325,25 +335,28 @@ def check_cmd(
         gate.write_baseline(target, escapes, tc.version, profile_name)
         _console(stderr=True).print(f"recorded {len(escapes)} escape(s) in {target}", markup=False)
         return
-    counts, against, top = None, "", head.cwd
+    counts, against, top = None, "", _top(cwd)
     if base:
         with base_worktree(cwd, base, cache_dir()) as b:
-            top = b.top
-            there = b.tree / head.cwd.relative_to(b.top)
-            counts = Counter[gate.Key]()
-            if there.is_dir():
+            there = b.tree / head.cwd.relative_to(b.top)  # the module, as it was at the base
+            counts, missing = Counter[gate.Key](), ""
+            if (there / "go.mod").is_file():
                 base_tc, pgo_path = find_toolchain(go), pgo_file(tc)
                 base_tc = with_pgo(base_tc, pgo_path) if pgo_path is not None else base_tc
                 try:
-                    old = load(base_tc, patterns or ("./...",), there / cwd.relative_to(head.cwd))
+                    old = load(base_tc, patterns or ("./...",), b.tree / cwd.relative_to(b.top))
+                    counts = Counter(
+                        e.key
+                        for e in gate.counted(old.facts, old.sources, there, [p.dir for p in old.packages])
+                        if not excluded(e.fact.path, there, exclude)
+                    )
+                except PackageLoadError:
+                    missing = "; the packages did not exist there"  # everything in them is new
                 except GoescapeError as exc:
                     raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=exc.hint) from None
-                counts = Counter(
-                    e.key
-                    for e in gate.counted(old.facts, old.sources, there, [p.dir for p in old.packages])
-                    if not excluded(e.fact.path, there, exclude)
-                )
-            against = f"base {base} ({b.commit[:12]})"
+            else:
+                missing = "; the module did not exist there"
+            against = f"base {base} ({b.commit[:12]}){missing}"
     elif baseline:
         counts, against = gate.read_baseline((cwd / baseline).resolve()), f"baseline {baseline}"
     files = [f for p in head.packages for f in p.go_files if not excluded(f, head.cwd, exclude)]
@@ -783,17 +796,20 @@ def calibrate_cmd(codemod_names: tuple[str, ...], force: bool, go: str | None, a
 
 
 @cli.command("config", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("command", type=click.Choice(["scan", "fix", "check"]), default="fix")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def config_cmd(command: str, args: tuple[str, ...]) -> None:
-    """Print the settings COMMAND would run with and where each came from: a flag, goescape.toml, or the default.
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[scan|fix|check] [FLAGS]...")
+def config_cmd(args: tuple[str, ...]) -> None:
+    """Print the settings a command (fix unless named) would run with, and where each came from:
+    a flag, goescape.toml, or the default.
 
-    goescape.toml sits beside go.mod; flags given after COMMAND override it, as they would in the run.
+    goescape.toml sits beside go.mod; flags given after the command override it, as they would in the run.
 
     Example:
         goescape config
+        goescape config -C examples
         goescape config check -C examples --format sarif=escapes.sarif
     """
+    command, rest = (args[0], args[1:]) if args and args[0] in ("scan", "fix", "check") else ("fix", args)
+    args = tuple(rest)
     target = cli.commands[command]
     with target.make_context(command, list(args), parent=click.get_current_context()) as ctx:
         settings = effective(ctx, load_config(Path(ctx.params.get("directory") or ".").resolve()))

@@ -110,7 +110,9 @@ def recall(folder: Path, fact: EscapeFact, go_version: str) -> Fix | None:
         if not isinstance(targets, list) or [fact.line, fact.column, fact.kind.value, fact.expr] not in targets:
             continue
         files = entry.get("files")
-        if not isinstance(files, dict) or not all(_same(Path(p), d) for p, d in files.items()):
+        if not isinstance(files, dict) or str(fact.path) not in files:
+            continue  # a byte-identical copy elsewhere is another file
+        if not all(_same(Path(p), d) for p, d in files.items()):
             continue
         raw = entry.get("replacements")
         replacements = tuple(

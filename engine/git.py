@@ -363,6 +363,18 @@ def _missing(repo: gitpython.Repo, rev: str, message: str) -> None:
     raise GoescapeError(message, path=_top(repo), hint="pass a commit, branch or tag git knows, or merge-base:BRANCH")
 
 
+def _ours(tree: Path, common: Path) -> bool:
+    """Whether `tree` is a worktree of the repository whose git folder is `common` (a cache kept
+    across CI runs can hold one of an earlier clone, whose git folder is gone)."""
+    if not (tree / ".git").exists():
+        return False
+    try:
+        there = Path(str(gitpython.Repo(tree).git.rev_parse("--git-common-dir")))
+    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError, gitpython.GitCommandError):
+        return False
+    return (tree / there).resolve() == common
+
+
 @contextmanager
 def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
     """Check `spec` out in a worktree kept under `cache` for this repository, held while the block runs.
@@ -383,7 +395,7 @@ def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
     with open(tree.parent / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if (tree / ".git").exists():
+            if _ours(tree, common):
                 there = gitpython.Repo(tree)
                 there.git.checkout("--detach", "--force", "--quiet", commit, env=quiet)
                 there.git.clean("-fdxq", env=quiet)

@@ -203,7 +203,7 @@ def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str
             )
         roots.add(root)
         rel = os.path.relpath(directory, root)
-        resolved.append(("./" if rel == "." else "./" + rel) + ("/..." if recursive else ""))
+        resolved.append(("." if rel == "." else "./" + rel) + ("/..." if recursive else ""))
     if len(roots) > 1:
         raise PackageLoadError(
             "the patterns span several modules: " + ", ".join(sorted(map(str, roots))), hint="run once per module"
