@@ -239,6 +239,7 @@ def scan_cmd(
 ) -> None:
     """Show what escapes to the heap, why, and which codemod can fix it.
 
+    \b
     Example:
         goescape scan ./...
         goescape scan --json -C examples ./... > escapes.json
@@ -312,6 +313,7 @@ def check_cmd(
     (or gcassert's `//gcassert:noescape`) on a line or a function fails when anything there escapes.
     Exit 0 when nothing is new, 1 when something is, 2 on error.
 
+    \b
     Example:
         goescape check ./... --base merge-base:origin/main
         goescape check ./... --base HEAD~1 --format sarif=escapes.sarif --format text
@@ -502,6 +504,7 @@ def fix_cmd(
 ) -> None:
     """Print a unified diff of the verified rewrites; --write applies them.
 
+    \b
     Example:
         goescape fix ./...
         goescape fix ./... --codemod return-value --write
@@ -780,6 +783,7 @@ def _review(
 def calibrate_cmd(codemod_names: tuple[str, ...], force: bool, go: str | None, as_json: bool) -> None:
     """Measure each codemod's before/after benchmark pair on this toolchain (cached per go version).
 
+    \b
     Example:
         goescape calibrate
         goescape calibrate --codemod sprint --force
@@ -803,6 +807,7 @@ def config_cmd(args: tuple[str, ...]) -> None:
 
     goescape.toml sits beside go.mod; flags given after the command override it, as they would in the run.
 
+    \b
     Example:
         goescape config
         goescape config -C examples
@@ -830,6 +835,7 @@ def config_cmd(args: tuple[str, ...]) -> None:
 def list_cmd(as_json: bool, markdown: bool) -> None:
     """List the codemods with the first line of each one's docstring.
 
+    \b
     Example:
         goescape list
         goescape list --markdown
