@@ -112,6 +112,10 @@ def _configured(fn: F) -> F:
         values = {k: v for k, v in settings.values.items() if k in kwargs}
         if kwargs.get("as_json") and settings.sources.get("format_specs") != "flag --format":
             values["format_specs"] = ()  # --json on the command line replaces the file's formats
+        alternatives = [k for k in ("base", "baseline", "write_baseline_path") if k in values]
+        if any(settings.sources[k].startswith("flag") for k in alternatives):
+            # --baseline on the command line replaces the file's base, and the other way round.
+            values |= {k: None for k in alternatives if not settings.sources[k].startswith("flag")}
         return fn(**{**kwargs, **values})
 
     return run  # type: ignore[return-value]
@@ -320,8 +324,14 @@ def check_cmd(
         goescape check ./... --write-baseline escapes.baseline.json
         goescape check ./... --baseline escapes.baseline.json --format github
     """
-    if sum(bool(x) for x in (base, baseline, write_baseline_path)) > 1:
+    given = {"--base": base, "--baseline": baseline, "--write-baseline": write_baseline_path}
+    if sum(v is not None for v in given.values()) > 1:
         raise GoescapeError("give one of --base, --baseline and --write-baseline", hint="they are alternatives")
+    if empty := next((flag for flag, v in given.items() if v is not None and not v.strip()), None):
+        # An unset CI variable (--base "$BASE") must not turn the gate into a check of directives alone.
+        raise GoescapeError(
+            f"{empty} is empty", hint="pass a revision or file; leave the flag out to check directives only"
+        )
     cwd = Path(directory).resolve()
     destinations = _destinations(format_specs, as_json, cwd)
     tc = _toolchain(go, overlay, pgo, cwd)
@@ -338,15 +348,22 @@ def check_cmd(
         _console(stderr=True).print(f"recorded {len(escapes)} escape(s) in {target}", markup=False)
         return
     counts, against, top = None, "", _top(cwd)
-    if base:
+    if base is not None:
         with base_worktree(cwd, base, cache_dir()) as b:
+            if not head.cwd.is_relative_to(b.top):
+                raise GoescapeError(
+                    f"the module's go.mod is outside the git repository {b.top}", path=head.cwd, hint="use --baseline"
+                )
             there = b.tree / head.cwd.relative_to(b.top)  # the module, as it was at the base
+            base_cwd = b.tree / cwd.relative_to(b.top)
+            # A package new since the base is all new; the others are still compared.
+            old_patterns = [p for p in (patterns or ("./...",)) if _exists_in(p, cwd, base_cwd)]
             counts, missing = Counter[gate.Key](), ""
-            if (there / "go.mod").is_file():
+            if (there / "go.mod").is_file() and old_patterns:
                 base_tc, pgo_path = find_toolchain(go), pgo_file(tc)
                 base_tc = with_pgo(base_tc, pgo_path) if pgo_path is not None else base_tc
                 try:
-                    old = load(base_tc, patterns or ("./...",), b.tree / cwd.relative_to(b.top))
+                    old = load(base_tc, old_patterns, base_cwd)
                     counts = Counter(
                         e.key
                         for e in gate.counted(old.facts, old.sources, there, [p.dir for p in old.packages])
@@ -355,12 +372,20 @@ def check_cmd(
                 except PackageLoadError:
                     missing = "; the packages did not exist there"  # everything in them is new
                 except GoescapeError as exc:
-                    raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=exc.hint) from None
+                    hint = (
+                        exc.hint
+                        + "; " * bool(exc.hint)
+                        + "a base that does not build cannot be compared: use --baseline"
+                    )
+                    raise GoescapeError(f"at the base {base}: {exc.message}", path=exc.path, hint=hint) from None
             else:
-                missing = "; the module did not exist there"
+                missing = "; the module did not exist there" if old_patterns else "; the packages did not exist there"
             against = f"base {base} ({b.commit[:12]}){missing}"
-    elif baseline:
-        counts, against = gate.read_baseline((cwd / baseline).resolve()), f"baseline {baseline}"
+    elif baseline is not None:
+        recorded = (cwd / baseline).resolve()
+        counts = gate.read_baseline(recorded)
+        note = gate.baseline_note(recorded, tc.version, profile_name)
+        against = f"baseline {baseline}" + (f" ({note})" if note else "")
     files = [f for p in head.packages for f in p.go_files if not excluded(f, head.cwd, exclude)]
     hot = None
     if profile_path:
@@ -384,6 +409,14 @@ def check_cmd(
     formats.emit(destinations, render, sys.stdout)
     if verdict.failed:
         raise SystemExit(1)
+
+
+def _exists_in(pattern: str, cwd: Path, base_cwd: Path) -> bool:
+    """Whether a directory pattern's folder exists at the base (an import path is taken as it is)."""
+    folder = (cwd / (pattern.removesuffix("...").removesuffix("/") or ".")).resolve()
+    if not folder.is_dir():
+        return True
+    return (base_cwd / os.path.relpath(folder, cwd)).is_dir()
 
 
 def _share(profile: Profile, session: Session, e: gate.Escape) -> float:
@@ -884,4 +917,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    except Exception as exc:  # a bug: one line and exit 2 (never 1, which `check` and `--check` mean as a finding)
+        if os.environ.get("GOESCAPE_DEBUG"):
+            raise
+        click.echo(f"goescape: internal error: {type(exc).__name__}: {exc} (GOESCAPE_DEBUG=1 shows where)", err=True)
+        return 2
     return 0

@@ -162,7 +162,19 @@ def emit(destinations: Sequence[Destination], render: Callable[[str], str], stdo
 
 
 def _write_atomic(path: Path, content: str) -> None:
-    """Write a temp file beside `path` and rename it over `path`: a reader sees the old file or the new one."""
+    """Write a temp file beside `path` and rename it over `path`: a reader sees the old file or the new one.
+
+    A symlink is written through to its target; a pipe, a device or /dev/fd/N is written directly,
+    as a shell redirection would (renaming over it would replace it with a plain file).
+    """
+    path = path.resolve()
+    if path.exists() and not path.is_file():
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(content)
+        except OSError as e:
+            raise WriteFailed(f"cannot write: {e.strerror or e}", path=path) from e
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -29,7 +29,9 @@ from goescape.engine.formats import Finding, Level, fingerprint, kind_rule
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, node_at, parse_file, walk
 
 BASELINE_VERSION = 1
-_DIRECTIVE = re.compile(rb"//(goescape|gcassert):(\w+)([^\n]*)")
+_DIRECTIVE = re.compile(rb"//(goescape|gcassert):(\S*)([^\n]*)")
+# Closures are numbered by position (Run.func2): one added above would rename every later one.
+_CLOSURE = re.compile(r"(?:\.func\d+|\.\d+)+$")
 _DECLARATIONS = ("function_declaration", "method_declaration")
 
 Key = tuple[str, str, str, str]  # package, function, kind, expression
@@ -103,7 +105,7 @@ def counted(
     seen: Counter[Key] = Counter()
     out = []
     for fact in kept:
-        key = (fact.package, fact.function, fact.kind.value, fact.expr)
+        key = (fact.package, _CLOSURE.sub("", fact.function), fact.kind.value, fact.expr)
         out.append(Escape(fact, key, seen[key]))
         seen[key] += 1
     return out
@@ -153,7 +155,9 @@ def _covered(src: SourceFile, node: Node) -> tuple[int, int]:
     row = node.start_point[0]
     prev = node.prev_sibling
     if prev is not None and prev.type != "comment" and prev.end_point[0] == row:
-        return row + 1, row + 1
+        # After the closing brace of a statement that spans lines: that whole statement.
+        start = prev.start_point[0] if prev.type not in ("{", "(", ",") else row
+        return start + 1, row + 1
     following = node.next_named_sibling
     while following is not None and following.type == "comment":
         following = following.next_named_sibling
@@ -162,8 +166,8 @@ def _covered(src: SourceFile, node: Node) -> tuple[int, int]:
     if following.type in _DECLARATIONS or following.type.endswith("statement") or "declaration" in following.type:
         return following.start_point[0] + 1, following.end_point[0] + 1
     # A statement list's first statement: tree-sitter nests statements under a statement_list.
-    first = following.named_children[0] if following.named_children else following
-    return first.start_point[0] + 1, first.end_point[0] + 1
+    head = following.named_children[0] if following.named_children else following
+    return head.start_point[0] + 1, head.end_point[0] + 1
 
 
 def judge(
@@ -206,6 +210,9 @@ def judge(
         guard = next((d for d in guards if d.covers(e.fact)), None)
         if guard is not None and not any(d.covers(e.fact) for d in ignores):
             forbidden.append((e, guard))
+    if forbidden:  # reported once, as what the directive forbids
+        barred = {e for e, _ in forbidden}
+        counted_new = [e for e in counted_new if e not in barred]
     unused = tuple(d for d in ignores if d not in used)
     return Verdict(against, tuple(escapes), tuple(counted_new), tuple(ignored), tuple(forbidden), tuple(cold), unused)
 
@@ -237,17 +244,34 @@ def read_baseline(path: Path) -> Counter[Key]:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
         raise GoescapeError("no such baseline file", path=path, hint=hint) from None
-    except (OSError, ValueError) as exc:
-        raise GoescapeError(f"not a goescape baseline: {exc}", path=path, hint=hint) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise GoescapeError(f"not a goescape baseline: {str(exc)[:200]}", path=path, hint=hint) from None
     if not isinstance(raw, dict) or raw.get("version") != BASELINE_VERSION or not isinstance(raw.get("escapes"), list):
         raise GoescapeError(f"not a version {BASELINE_VERSION} goescape baseline", path=path, hint=hint)
     counts: Counter[Key] = Counter()
     for row in raw["escapes"]:
         try:
-            counts[(str(row["package"]), str(row["function"]), str(row["kind"]), str(row["expr"]))] += int(row["count"])
-        except (KeyError, TypeError, ValueError):
-            raise GoescapeError(f"a baseline entry is malformed: {row!r}", path=path, hint=hint) from None
+            count = int(row["count"])
+            if not 0 < count < 1 << 31:
+                raise ValueError(count)
+            counts[(str(row["package"]), str(row["function"]), str(row["kind"]), str(row["expr"]))] += count
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise GoescapeError(f"a baseline entry is malformed: {str(row)[:200]}", path=path, hint=hint) from None
     return counts
+
+
+def baseline_note(path: Path, go_version: str, pgo: str) -> str:
+    """How a baseline was recorded, when that differs from this run ("" when it does not)."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return ""
+    notes = []
+    if isinstance(raw, dict) and raw.get("go_version") not in (None, go_version):
+        notes.append(f"recorded with {raw.get('go_version')}, compiled now with {go_version}")
+    if isinstance(raw, dict) and (raw.get("pgo") or "") != pgo:
+        notes.append(f"recorded with -pgo={raw.get('pgo') or 'off'}, now -pgo={pgo or 'off'}")
+    return "; ".join(notes)
 
 
 def function_span(src: SourceFile, fact: EscapeFact) -> tuple[int, int] | None:

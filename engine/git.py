@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -340,8 +341,13 @@ def resolve_base(directory: Path, spec: str) -> str:
     Errors: GoescapeError naming the revision, with how to fetch it when the clone is shallow.
     """
     repo = _repo(directory)
+    name = spec.removeprefix("merge-base:")
+    if not name or name.startswith("-"):
+        raise GoescapeError(
+            f"--base {spec!r} names no revision", hint="pass a commit, branch or tag, or merge-base:BRANCH"
+        )
     if spec.startswith("merge-base:"):
-        branch = spec.removeprefix("merge-base:")
+        branch = name
         sha = _git_or_empty(repo, "merge-base", "HEAD", branch).strip()
         if not sha:
             _missing(repo, branch, f"no merge base of HEAD and {branch}")
@@ -354,10 +360,14 @@ def resolve_base(directory: Path, spec: str) -> str:
 
 def _missing(repo: gitpython.Repo, rev: str, message: str) -> None:
     if _git_or_empty(repo, "rev-parse", "--is-shallow-repository").strip() == "true":
+        ref = re.split(r"[~^@]", rev, maxsplit=1)[0]
+        remote, _, branch = (
+            ref.partition("/") if ref.partition("/")[0] in {r.name for r in repo.remotes} else ("origin", "", ref)
+        )
         raise GoescapeError(
             f"{message}: this clone is shallow and does not hold it",
             path=_top(repo),
-            hint=f"fetch it with `git fetch --unshallow` or `git fetch --deepen=50 origin {rev.split('~')[0]}`; "
+            hint=f"fetch it with `git fetch --unshallow` or `git fetch --deepen=50 {remote} {branch or ref}`; "
             "on GitHub Actions give actions/checkout `fetch-depth: 0`",
         )
     raise GoescapeError(message, path=_top(repo), hint="pass a commit, branch or tag git knows, or merge-base:BRANCH")
@@ -390,20 +400,43 @@ def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
     common = Path(str(repo.git.rev_parse("--git-common-dir")))
     common = (top / common).resolve() if not common.is_absolute() else common
     tree = cache / "worktrees" / hashlib.sha256(str(common).encode()).hexdigest()[:16] / top.name
-    tree.parent.mkdir(parents=True, exist_ok=True)
-    quiet = {"GIT_OPTIONAL_LOCKS": "0"}
-    with open(tree.parent / "lock", "w") as lock:
+    try:
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(tree.parent / "lock", "w")  # noqa: SIM115 (held for the whole block below)
+    except OSError as exc:
+        raise GoescapeError(
+            f"cannot keep the base worktree in the cache ({exc.strerror})",
+            path=tree.parent,
+            hint="set GOESCAPE_CACHE_DIR",
+        ) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if _ours(tree, common):
-                there = gitpython.Repo(tree)
-                there.git.checkout("--detach", "--force", "--quiet", commit, env=quiet)
-                there.git.clean("-fdxq", env=quiet)
-            else:
-                shutil.rmtree(tree, ignore_errors=True)
-                # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
-                repo.git.worktree("add", "--detach", "--force", "--quiet", str(tree), commit, env=quiet)
-        except gitpython.GitCommandError as exc:
-            first = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git worktree failed")
-            raise GoescapeError(f"could not check out {spec} for the base compile", path=tree, hint=first) from exc
+            _check_out(repo, tree, common, commit)
+        except gitpython.GitCommandError:
+            # A git killed mid-checkout (an OOM kill, a CI timeout) leaves index.lock behind: start afresh once.
+            _git_or_empty(repo, "worktree", "remove", "--force", "--force", str(tree))
+            shutil.rmtree(tree, ignore_errors=True)
+            try:
+                _check_out(repo, tree, common, commit)
+            except gitpython.GitCommandError as exc:
+                first = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git worktree failed")
+                first = first.removeprefix("stderr: ").strip("'")
+                raise GoescapeError(f"could not check out {spec} for the base compile", path=tree, hint=first) from exc
         yield Base(spec, commit, top, tree)
+
+
+def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> None:
+    """`commit` in goescape's worktree at `tree`, made when missing; the user's hooks do not run there."""
+    quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+    no_hooks = ["-c", "core.hooksPath=/dev/null"]
+    if _ours(tree, common):
+        there = gitpython.Repo(tree)
+        there.git.execute(["git", *no_hooks, "checkout", "--detach", "--force", "--quiet", commit], env=quiet)
+        there.git.execute(["git", "clean", "-fdxq"], env=quiet)
+    else:
+        shutil.rmtree(tree, ignore_errors=True)
+        # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
+        repo.git.execute(
+            ["git", *no_hooks, "worktree", "add", "--detach", "--force", "--quiet", str(tree), commit], env=quiet
+        )

@@ -45,12 +45,12 @@ _ENDED = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (TestGoescape\w+) \((\d+(?:\.\d+
 _SAID = re.compile(r"^\s+\S+\.go:\d+: .+$|^panic: .+$|^\S+\.go:\d+:\d+: .+$", re.MULTILINE)
 
 _HEADER = """\
-//go:build !race
+//go:build !race && !asan && !msan
 
 // Guard tests written by `goescape fix --guard` ({version}). Each calls a test or benchmark that
 // ran a rewrite goescape verified, counts its allocations with testing.AllocsPerRun, and fails
-// when they exceed what the rewritten code made. They are left out under the race detector,
-// whose instrumentation allocates, and skipped under coverage, whose counters change what the
+// when they exceed what the rewritten code made. They are left out under the race detector and
+// the sanitizers, whose instrumentation allocates, and skipped under coverage, whose counters change what the
 // compiler inlines.
 
 package {package}
@@ -226,7 +226,11 @@ class _Guarding:
             else:
                 src, fn = declared[name]
                 wanted = "B" if name.startswith("Benchmark") else "T"
-                if not _takes(src, fn, wanted):
+                if constraint := _constrained(src):
+                    why.append(
+                        f"{name} is in {src.path.name}, built only {constraint}: a guard would not build elsewhere"
+                    )
+                elif not _takes(src, fn, wanted):
                     why.append(f"{name} is not a func(*testing.{wanted})")
                 elif _calls(src, fn, "Parallel"):
                     why.append(f"{name} calls Parallel, which panics when the guard calls it a second time")
@@ -471,3 +475,58 @@ def _calls(src: SourceFile, fn: Node, method: str) -> bool:
         if field is not None and src.text(field) == method:
             return True
     return False
+
+
+# `go tool dist list` on go1.26.8: a file name ending in _GOOS, _GOARCH or _GOOS_GOARCH builds only there.
+_GOOS = frozenset(
+    [
+        "aix",
+        "android",
+        "darwin",
+        "dragonfly",
+        "freebsd",
+        "hurd",
+        "illumos",
+        "ios",
+        "js",
+        "linux",
+        "nacl",
+        "netbsd",
+        "openbsd",
+        "plan9",
+        "solaris",
+        "wasip1",
+        "windows",
+        "zos",
+    ]
+)
+_GOARCH = frozenset(
+    [
+        "386",
+        "amd64",
+        "arm",
+        "arm64",
+        "loong64",
+        "mips",
+        "mips64",
+        "mips64le",
+        "mipsle",
+        "ppc64",
+        "ppc64le",
+        "riscv64",
+        "s390x",
+        "wasm",
+    ]
+)
+
+
+def _constrained(src: SourceFile) -> str:
+    """How a _test.go file is limited to some platforms or tags ("" when it builds everywhere)."""
+    parts = src.path.name.removesuffix("_test.go").split("_")[1:]
+    if parts and (parts[-1] in _GOOS or parts[-1] in _GOARCH):
+        return f"for {parts[-1]} (its file name)"
+    head = src.data.split(b"\npackage ", 1)[0] if not src.data.startswith(b"package ") else b""
+    for line in head.splitlines():
+        if line.startswith(b"//go:build "):
+            return "where " + line.decode("utf-8", "replace").removeprefix("//go:build ").strip()
+    return ""

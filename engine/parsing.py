@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import tree_sitter
@@ -41,9 +41,10 @@ class SourceFile:
     def line_of(self, offset: int) -> int:
         return self.data.count(b"\n", 0, offset) + 1
 
-    @property
+    @cached_property
     def generated(self) -> bool:
-        head = self.data.split(b"\npackage ", 1)[0]
+        """A `// Code generated ... DO NOT EDIT.` line before the package clause (go/ast.IsGenerated)."""
+        head = (b"\n" + self.data).split(b"\npackage ", 1)[0]
         return bool(_GENERATED.search(head))
 
     @property
