@@ -570,6 +570,7 @@ def fix_cmd(
         _left_out(p, exclude) if excluded(p.path, session.cwd, exclude) else p
         for p in propose(session, codemods, options)
     ]
+    proposals = gate.honoured(proposals, gate.directives({p.path for p in proposals}))
     shares: dict[int, float] | None = None
     if profile_path:
         # Rank before verifying: what --min-share drops is never compiled, tested or measured.

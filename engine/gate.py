@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.errors import GoescapeError
 from goescape.engine.facts import Class, EscapeFact, classify
 from goescape.engine.formats import Finding, Level, fingerprint, kind_rule
@@ -146,6 +147,21 @@ def directives(paths: Iterable[Path]) -> list[Directive]:
                 )
             first, last = _covered(src, node)
             out.append(Directive(path, line, verb, rest, first, last, tool))
+    return out
+
+
+def honoured(proposals: Sequence[Proposal | Skip], found: Sequence[Directive]) -> list[Proposal | Skip]:
+    """The proposals, each one whose escape is on a line a `//goescape:ignore` covers made a Skip
+    giving the comment's reason: what the code's authors chose to keep, `fix` leaves alone."""
+    ignores = [d for d in found if d.verb == "ignore"]
+    out: list[Proposal | Skip] = []
+    for p in proposals:
+        said = next((d for d in ignores for t in p.targets if d.covers(t)), None) if isinstance(p, Proposal) else None
+        if said is None:
+            out.append(p)
+            continue
+        why = f"{said.where()} says //goescape:ignore {said.reason}"
+        out.append(Skip(p.codemod, p.path, p.line, p.function, why, p.targets))
     return out
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -79,6 +81,21 @@ def _git_or_empty(repo: gitpython.Repo, *args: str) -> str:
         return str(repo.git.execute(["git", *args]))
     except gitpython.GitCommandError:
         return ""
+
+
+def _apart(cwd: Path, *args: str) -> str:
+    """`git ARGS` in `cwd` without the variables that tie git to one repository (`git rev-parse
+    --local-env-vars`: GIT_DIR, GIT_INDEX_FILE, ...). A pre-commit hook runs with the user's
+    GIT_INDEX_FILE set; left in, a checkout in goescape's worktree would write the user's index.
+
+    Errors: gitpython.GitCommandError with git's status and stderr.
+    """
+    listed = subprocess.run(["git", "rev-parse", "--local-env-vars"], capture_output=True, text=True, check=False)
+    env = {k: v for k, v in os.environ.items() if k not in listed.stdout.split()} | {"GIT_OPTIONAL_LOCKS": "0"}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise gitpython.GitCommandError(["git", *args], done.returncode, done.stderr, done.stdout)
+    return done.stdout.strip()
 
 
 def _git_ok(repo: gitpython.Repo, *args: str) -> bool:
@@ -379,8 +396,8 @@ def _ours(tree: Path, common: Path) -> bool:
     if not (tree / ".git").exists():
         return False
     try:
-        there = Path(str(gitpython.Repo(tree).git.rev_parse("--git-common-dir")))
-    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError, gitpython.GitCommandError):
+        there = Path(_apart(tree, "rev-parse", "--git-common-dir"))
+    except gitpython.GitCommandError:
         return False
     return (tree / there).resolve() == common
 
@@ -415,7 +432,8 @@ def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
             _check_out(repo, tree, common, commit)
         except gitpython.GitCommandError:
             # A git killed mid-checkout (an OOM kill, a CI timeout) leaves index.lock behind: start afresh once.
-            _git_or_empty(repo, "worktree", "remove", "--force", "--force", str(tree))
+            with contextlib.suppress(gitpython.GitCommandError):
+                _apart(top, "worktree", "remove", "--force", "--force", str(tree))
             shutil.rmtree(tree, ignore_errors=True)
             try:
                 _check_out(repo, tree, common, commit)
@@ -427,16 +445,13 @@ def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
 
 
 def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> None:
-    """`commit` in goescape's worktree at `tree`, made when missing; the user's hooks do not run there."""
-    quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+    """`commit` in goescape's worktree at `tree`, made when missing; the user's hooks do not run there,
+    and git's repository variables of a hook that runs goescape (GIT_INDEX_FILE) do not reach it."""
     no_hooks = ["-c", "core.hooksPath=/dev/null"]
     if _ours(tree, common):
-        there = gitpython.Repo(tree)
-        there.git.execute(["git", *no_hooks, "checkout", "--detach", "--force", "--quiet", commit], env=quiet)
-        there.git.execute(["git", "clean", "-fdxq"], env=quiet)
+        _apart(tree, *no_hooks, "checkout", "--detach", "--force", "--quiet", commit)
+        _apart(tree, "clean", "-fdxq")
     else:
         shutil.rmtree(tree, ignore_errors=True)
         # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
-        repo.git.execute(
-            ["git", *no_hooks, "worktree", "add", "--detach", "--force", "--quiet", str(tree), commit], env=quiet
-        )
+        _apart(_top(repo), *no_hooks, "worktree", "add", "--detach", "--force", "--quiet", str(tree), commit)

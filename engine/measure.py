@@ -10,7 +10,11 @@ patterns), `go test -run . -bench . -benchtime=1x` runs:
 2. once before and once after the rewrites (through the overlay) with `-memprofilerate=1`, so the
    heap profile samples every allocation; the allocations whose stacks pass through a rewritten
    function are counted on each side (from `go tool pprof -traces -lines`), and the test and
-   benchmark functions on those stacks say who ran it;
+   benchmark functions on those stacks say who ran it. A heap profile records an allocation when
+   it takes memory of its own; the runtime packs small pointer-free ones (under 16 B: strconv's
+   digits, a boxed int) into a block already open without a record (runtime/malloc.go,
+   mallocgcTiny), so these runs use the toolchain's runtime with its tiny allocator off, through
+   the same overlay (see `exact_runtime`): every allocation is a sample, as in -benchmem's count;
 3. the benchmarks among those, before and after with `-benchmem`: allocs/op and B/op.
 The coverage run is apart from the profiled ones because counters change what the inliner does.
 Rewrites that share a function are profiled after one at a time, and a benchmark that runs
@@ -19,6 +23,7 @@ several rewrites is run once per rewrite, so no rewrite is credited with another
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections import Counter
@@ -31,7 +36,7 @@ from goescape.engine.overlay import Overlay
 from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at, parse_bytes
 from goescape.engine.results import Measurement
 from goescape.engine.samples import Sample, executions, first_line, parse_bench, parse_coverage, parse_traces
-from goescape.engine.toolchain import Package
+from goescape.engine.toolchain import Package, Toolchain
 
 # Each run names its test binary with -o, in goescape's temporary folder: go test would leave `p.test` in the tree.
 RUN_ALL = ["test", "-count=1", "-timeout=10m", "-run", ".", "-bench", ".", "-benchtime=1x"]
@@ -46,7 +51,8 @@ class _Target:
 
     lines: dict[Path, set[int]]  # the rewritten lines of each file, before
     before: tuple[tuple[str, int, int], ...]  # (file, first line, last line) of each rewritten function
-    after: tuple[tuple[str, int, int], ...]
+    after: tuple[tuple[str, int, int], ...]  # the same functions in the batch's rendering
+    named: tuple[tuple[str, int, int, str], ...] = ()  # before, with each function's name
 
 
 def _spans(src: SourceFile, offsets: Sequence[int]) -> list[tuple[str, int, int, str]]:
@@ -74,6 +80,19 @@ def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[P
         starts = [start for at, start in p.touched() if at == path and _in_body(src, start)]
         lines[path] = {src.line_of(s) for s in starts}
         before += _spans(src, starts)
+    return _Target(lines, tuple(s[:3] for s in before), _after(before, sources, rendered), tuple(before))
+
+
+def _after(
+    before: Sequence[tuple[str, int, int, str]],
+    sources: Mapping[Path, SourceFile],
+    rendered: Mapping[Path, SourceFile],
+) -> tuple[tuple[str, int, int], ...]:
+    """Where each rewritten function is in `rendered`, the files the after side was profiled with.
+
+    Each rendering has its own lines: one rewrite alone may turn `import "fmt"` into an import
+    block that the batch does not, so spans from one rendering never count another's samples.
+    """
     after: list[tuple[str, int, int]] = []
     for file, a, b, name in before:
         old, new = sources[Path(file)], rendered.get(Path(file))
@@ -86,7 +105,29 @@ def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[P
         news = [n for n in new.root.named_children if n.type in FUNCTION_TYPES[:2] and function_name(new, n) == name]
         fn = news[index] if index < len(news) else None
         after.append((file, fn.start_point[0] + 1, fn.end_point[0] + 1) if fn is not None else (file, a, b))
-    return _Target(lines, tuple(s[:3] for s in before), tuple(after))
+    return tuple(after)
+
+
+# The branch of mallocgc that sends small pointer-free allocations to the tiny allocator (Go 1.22
+# to 1.26 spell it `if noscan && size < maxTinySize {` or with more conditions after the size).
+_TINY_BRANCH = re.compile(rb"(\n\t+if )((?:noscan && )?size < maxTinySize(?: && [^\n{|]*)? \{)")
+
+
+def exact_runtime(tc: Toolchain) -> dict[Path, bytes]:
+    """An overlay of the toolchain's runtime/malloc.go whose tiny allocator is off, or {} when the
+    branch is not found exactly once (another runtime: the profile then misses tiny allocations).
+
+    Only the profiled test runs use it; each side of a comparison runs the same runtime, and the
+    build cache keeps its packages after the first build (about 20 s on 2 cores, go1.26.8).
+    """
+    path = tc.goroot / "src" / "runtime" / "malloc.go"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}
+    if len(_TINY_BRANCH.findall(data)) != 1:
+        return {}
+    return {path: _TINY_BRANCH.sub(rb"\1false && \2", data)}
 
 
 # What a sync.Pool's New or a sync.Once makes is made once and reused, not made per call: the first
@@ -152,13 +193,20 @@ class Measurer:
                 failures[package] = f"the heap profile of {package}'s tests names no file of the changed packages"
                 continue
             for p in reached:
-                mine = after if p not in apart else self._profile(package, self.render([p])[0])
+                counted = targets[p].after
+                if p in apart:
+                    own = self.render([p])[0]
+                    mine = self._profile(package, own)
+                    alone = {path: parse_bytes(path, data) for path, data in own.items()}
+                    counted = _after(targets[p].named, self.sources, alone)
+                else:
+                    mine = after
                 if isinstance(mine, str):
                     failures[package] = mine
                     continue
                 runs[p] += executions[p]
                 for side, samples in enumerate((before, mine)):
-                    hits = [s for s in samples if _through(s, targets[p].before if side == 0 else targets[p].after)]
+                    hits = [s for s in samples if _through(s, targets[p].before if side == 0 else counted)]
                     counts[p][side] += sum(s.count for s in hits)
                     names[p] += [(package, n) for s in hits for n in _runners(s)] if side == 0 else []
             if any(n.startswith("Benchmark") for p in reached for home, n in names[p] if home == package):
@@ -176,7 +224,15 @@ class Measurer:
             by = ", ".join(runners[:3]) + (" …" if len(runners) > 3 else "") or "the tests of " + p.package
             per_run = (counts[p][0] / runs[p], counts[p][1] / runs[p])
             version = self.overlay.tc.version
-            measured = Measurement(by, f"{p.path.name}:{p.line}", p.function, runs[p], per_run, toolchain=version)
+            measured = Measurement(
+                by,
+                f"{p.path.name}:{p.line}",
+                p.function,
+                runs[p],
+                per_run,
+                toolchain=version,
+                complete=bool(self.exact),
+            )
             # A benchmark that runs the rewrite decides: per op is what its author measures by.
             out[p] = replace(benches.get(p, measured), benchmark_runs=heat[p])
         return out
@@ -224,11 +280,16 @@ class Measurer:
             for p in proposals
         }
 
+    @functools.cached_property
+    def exact(self) -> dict[Path, bytes]:
+        """The runtime overlay that makes the heap profile sample every allocation ({} if none)."""
+        return exact_runtime(self.overlay.tc)
+
     def _profile(self, package: str, files: Mapping[Path, bytes]) -> list[Sample] | str:
         folder = self.overlay.folder()
         prof = folder / "mem.prof"
         flags = [f"-memprofile={prof}", "-memprofilerate=1", "-o", str(folder / "t.test")]
-        run = self.overlay.go([*RUN_ALL, *self.test_flags, *flags], files, [package])
+        run = self.overlay.go([*RUN_ALL, *self.test_flags, *flags], {**self.exact, **files}, [package])
         if not prof.is_file():
             shutil.rmtree(folder, ignore_errors=True)
             return f"the tests of {package} wrote no heap profile: {first_line(run.output)}"

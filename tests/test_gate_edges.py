@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,3 +294,66 @@ def test_a_guard_keeps_its_runners_build_constraints(
         text=True,
     )
     assert built.returncode == 0, built.stderr
+
+
+MAIN = """package main
+
+import "example.com/edge"
+
+func main() { _ = edge.Keep(1) }
+"""
+
+
+def test_a_pre_commit_hook_runs_the_gate_without_touching_the_commit_s_index(tmp_path: Path) -> None:
+    # git runs hooks with GIT_INDEX_FILE (a temporary index for `commit -a`); goescape's base
+    # worktree must not inherit it, or its checkout would write the user's index.
+    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD, "edge.go": BEFORE, "cmd/edge/main.go": MAIN})
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    log = tmp_path / "hook.log"
+    hook.write_text(f"#!/bin/sh\nexec {sys.executable} -m goescape.engine check --base HEAD ./... >{log} 2>&1\n")
+    hook.chmod(0o755)
+    (repo / "edge.go").write_text(AFTER)
+    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-aqm", "two"]
+    refused = subprocess.run(["git", *commit], cwd=repo, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0, "the hook fails on the new escape"
+    report = log.read_text()
+    assert "Added" in report and "1 new" in report, report
+    assert git("rev-list", "--count", "HEAD", cwd=repo).strip() == "1", "nothing was committed"
+    # The user's index still holds the first commit's edge.go; the work tree keeps the change.
+    assert git("diff", "--cached", "--name-only", cwd=repo) == ""
+    assert git("diff", "--name-only", cwd=repo).split() == ["edge.go"]
+
+    (repo / "edge.go").write_text(
+        AFTER.replace("\tsink = &T{n, 1}", "\tsink = &T{n, 1} //goescape:ignore kept for the test")
+    )
+    done = subprocess.run(["git", *commit], cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, log.read_text()
+    assert git("rev-list", "--count", "HEAD", cwd=repo).strip() == "2"
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_fix_leaves_alone_what_an_ignore_comment_keeps(
+    tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = """package edge
+
+import "fmt"
+
+func Kept(n int) string {
+	return fmt.Sprint(n) //goescape:ignore the log format is under review
+}
+
+func Free(n int) string {
+	return fmt.Sprint(n)
+}
+"""
+    write_tree(tmp_path, {"go.mod": GO_MOD, "edge.go": source})
+    args = ["fix", "-C", str(tmp_path), "--codemod", "sprint", "--all-patterns", "--verify", "build", "--json"]
+    assert main([*args, "./..."]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_function = {r["function"]: r for r in report["results"]}
+    assert by_function["Free"]["result"] == "verified", by_function["Free"]
+    kept = by_function["Kept"]
+    assert kept["result"] == "skipped", kept
+    assert "edge.go:6 says //goescape:ignore the log format is under review" in kept["reason"], kept
+    assert "+\treturn strconv.Itoa(n)\n" in report["diff"] and report["diff"].count("strconv.Itoa") == 1

@@ -64,6 +64,7 @@ def fresh_cache(toolchain: Toolchain, tmp_path: Path, monkeypatch: pytest.Monkey
     gocache = toolchain.run(["env", "GOCACHE"], tmp_path).stdout.strip()
     xdg = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.delenv("GOESCAPE_CACHE_DIR", raising=False)  # the session's, set by conftest, would win
     if gocache:
         monkeypatch.setenv("GOCACHE", gocache)
     return xdg
@@ -77,6 +78,9 @@ def test_oracle_builds_offline_into_the_user_cache_and_is_rebuilt_when_the_cache
     monkeypatch.setenv("GOFLAGS", "-mod=mod")
     monkeypatch.setenv("GOPROXY", "off")
     assert cache_dir() == xdg / "goescape"
+    monkeypatch.setenv("GOESCAPE_CACHE_DIR", str(tmp_path / "chosen"))
+    assert cache_dir() == tmp_path / "chosen", "GOESCAPE_CACHE_DIR wins over the user cache"
+    monkeypatch.delenv("GOESCAPE_CACHE_DIR")
 
     binary = oracle_binary(toolchain)
     assert binary.is_file() and os.access(binary, os.X_OK)
