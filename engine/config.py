@@ -45,6 +45,7 @@ import click
 from click.core import ParameterSource
 
 from goescape.engine.errors import GoescapeError
+from goescape.engine.formats import FORMATS
 from goescape.engine.toolchain import _module_root
 
 FILENAME = "goescape.toml"
@@ -175,6 +176,12 @@ def _check(path: Path, key: str, value: object) -> object:
         raise GoescapeError(
             f"unknown verify level {checked!r}", path=path, hint=f"expected one of: {', '.join(_levels())}"
         )
+    if key == "format" and isinstance(checked, tuple):
+        for name in (spec.partition("=")[0] for spec in checked):
+            if name not in FORMATS:
+                raise GoescapeError(
+                    f"unknown output format {name!r} in 'format'", path=path, hint=f"use one of {', '.join(FORMATS)}"
+                )
     if key == "codemods" and isinstance(checked, tuple):
         if not checked:
             raise GoescapeError("'codemods' is empty", path=path, hint="leave it out to run the default codemods")
@@ -276,10 +283,16 @@ def _describe(ctx: click.Context, param: click.Parameter, source: ParameterSourc
 def rows(settings: Settings) -> list[tuple[str, str, str]]:
     """(TOML key, value as TOML writes it, source) for each key the command has, in the file's order."""
     return [
-        (key, _toml(settings.values[param]), settings.sources[param])
+        (key, _shown(key, settings.values[param]), settings.sources[param])
         for key, param in KEYS.items()
         if param in settings.values
     ]
+
+
+def _shown(key: str, value: object) -> str:
+    if key == "codemods" and not value:
+        return "(not set: the codemods on by default)"  # as `goescape list` marks them
+    return _toml(value)
 
 
 def _toml(value: object) -> str:

@@ -31,6 +31,7 @@ from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing,
 
 BASELINE_VERSION = 1
 _DIRECTIVE = re.compile(rb"//(goescape|gcassert):(\S*)([^\n]*)")
+_SPACED = re.compile(rb"//[ \t]+goescape:(?:ignore|noescape)\b")
 # Closures are numbered by position (Run.func2): one added above would rename every later one.
 _CLOSURE = re.compile(r"(?:\.func\d+|\.\d+)+$")
 _DECLARATIONS = ("function_declaration", "method_declaration")
@@ -115,18 +116,27 @@ def counted(
 def directives(paths: Iterable[Path]) -> list[Directive]:
     """Every goescape and gcassert directive in the files; only files that spell one are parsed.
 
-    Errors: GoescapeError naming file and line for an ignore without a reason or an unknown verb.
+    Errors: GoescapeError naming file and line for an ignore without a reason, an unknown verb, or
+    `// goescape:ignore` spelt with a space (it would otherwise be prose, silently).
     """
     out: list[Directive] = []
     for path in sorted(set(paths)):
         data = path.read_bytes()
-        if b"//goescape:" not in data and b"//gcassert:noescape" not in data:
+        if b"goescape:" not in data and b"//gcassert:noescape" not in data:
             continue
         src = parse_file(path)
         for node in walk(src.root):
             if node.type != "comment":
                 continue
-            m = _DIRECTIVE.fullmatch(src.data[node.start_byte : node.end_byte].rstrip())
+            text = src.data[node.start_byte : node.end_byte].rstrip()
+            m = _DIRECTIVE.fullmatch(text)
+            if not m and _SPACED.match(text):
+                # Like //go: directives, ours have no space; with one it would silently be prose.
+                raise GoescapeError(
+                    "a //goescape: directive has a space after //",
+                    path=f"{path}:{node.start_point[0] + 1}",
+                    hint="write it //goescape:ignore <reason> or //goescape:noescape, with no space",
+                )
             if not m:
                 continue
             tool, verb, rest = m.group(1).decode(), m.group(2).decode(), m.group(3).decode().strip()

@@ -119,6 +119,7 @@ def test_keys_the_command_has_no_flag_for_are_ignored(tmp_path: Path) -> None:
         ("codemods = []\n", ["'codemods'", "leave it out"]),
         ('exclude = ["a", 1]\n', ["'exclude'", "expected an array of strings"]),
         ('format = ["=x.sarif"]\n', ["'format'", "NAME=PATH"]),
+        ('format = ["xml=out.xml"]\n', ["'xml'", "'format'", "use one of text, json, sarif, github"]),
         ('profile = ""\n', ["'profile'", "expected a path"]),
         (
             "[codemod.prealloc]\noverecap = true\n",
@@ -228,6 +229,8 @@ def test_rows_write_values_as_toml_reads_them_back(tmp_path: Path) -> None:
     assert table["codemod.return-value.size-limit"] == ("64", "flag --size-limit")
     assert table["verify"] == ('"test"', "default")
     assert table["profile"] == ("(not set)", "default")
+    unset = {key: value for key, value, _ in rows(_run(["-C", str(_module(tmp_path / "none", None))]))}
+    assert unset["codemods"] == "(not set: the codemods on by default)", "not [], which would read as none"
     for key in ("codemods", "min-share", "format", "short", "verify", "measure"):
         assert tomllib.loads(f"x = {table[key][0]}")["x"] == _as_toml(settings[KEYS[key]]), key
     assert tomllib.loads(f"x = {table['format'][0]}")["x"] == [f'sarif={tmp_path / "a "}"b".sarif']

@@ -13,8 +13,17 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestAddress(t *testing.T) {
-	if got := Address("localhost", 8080); got != "localhost:8080" {
-		t.Fatalf("Address = %q", got)
+	for _, c := range []struct {
+		host string
+		port int
+		want string
+	}{
+		{"localhost", 8080, "localhost:8080"},
+		{"::1", 443, "::1:443"},
+	} {
+		if got := Address(c.host, c.port); got != c.want {
+			t.Fatalf("Address(%q, %d) = %q, want %q", c.host, c.port, got, c.want)
+		}
 	}
 }
 
