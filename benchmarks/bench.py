@@ -20,40 +20,49 @@ ROOT = Path(__file__).resolve().parent.parent
 STD = ["strings", "strconv", "encoding/json", "net/url", "text/template"]
 
 
-def _time(command: list[str], cwd: Path, repeat: int) -> float:
-    subprocess.run(command, cwd=cwd, capture_output=True, check=False)  # warm the build cache
-    runs = []
+def timed(command: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Median seconds of `repeat` runs after an unmeasured warm-up run, and the last run's exit status."""
+    subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)
+    runs, code = [], 0
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+        code = subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env).returncode
         runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+    return statistics.median(runs), code
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(doc: str) -> tuple[int, str, str]:
+    """The timing scripts' --repeat N and --goescape PATH: the repeat count, and the go and goescape to run.
+
+    Exits 2 when there is no go on PATH.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--goescape", help="the goescape to time (default: this environment's)")
     args = parser.parse_args()
     go = shutil.which("go")
-    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
     if go is None:
-        print("bench: no go on PATH", file=sys.stderr)
-        return 2
+        parser.exit(2, f"{parser.prog}: no go on PATH\n")
+    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
+    return args.repeat, go, goescape
+
+
+def main() -> int:
+    repeat, go, goescape = command_line(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         examples = Path(tmp) / "examples"
         shutil.copytree(ROOT / "examples", examples)
         targets = [("examples", examples, ["./..."]), ("std slice", Path(tmp), STD)]
         print(f"{'target':<12} {'command':<28} {'seconds':>8} {'ratio to go':>14}")
         for name, cwd, patterns in targets:
-            bare = _time([go, "build", "-gcflags=-m", "-o", os.devnull, *patterns], cwd, args.repeat)
+            bare, _ = timed([go, "build", "-gcflags=-m", "-o", os.devnull, *patterns], cwd, repeat)
             print(f"{name:<12} {'go build -gcflags=-m':<28} {bare:8.2f} {1.0:14.1f}")
             for label, command in (
                 ("goescape scan", [goescape, "scan", "--json", *patterns]),
                 ("goescape fix --verify vet", [goescape, "fix", "--json", "--verify", "vet", *patterns]),
                 ("goescape fix", [goescape, "fix", "--json", *patterns]),
             ):
-                seconds = _time(command, cwd, args.repeat)
+                seconds, _ = timed(command, cwd, repeat)
                 print(f"{name:<12} {label:<28} {seconds:8.2f} {seconds / bare:14.1f}")
     return 0
 

@@ -13,29 +13,15 @@ Each command runs once to warm the build cache and goescape's worktree, then N t
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STD = ["strings", "strconv", "encoding/json", "net/url", "text/template"]
+from bench import ROOT, STD, command_line, timed  # benchmarks/bench.py: this script's folder is first on sys.path
+
 ADDED = "\n// Leak exists so that the benchmark's second commit adds one escape.\nfunc Leak(n int) *int { return &n }\n"
-
-
-def _time(command: list[str], cwd: Path, repeat: int, env: dict[str, str]) -> tuple[float, int]:
-    subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)  # warm
-    runs, code = [], 0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        code = subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env).returncode
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs), code
 
 
 def _git(*args: str, cwd: Path) -> None:
@@ -48,15 +34,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--goescape", help="the goescape to time (default: this environment's)")
-    args = parser.parse_args()
-    go = shutil.which("go")
-    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
-    if go is None:
-        print("check bench: no go on PATH", file=sys.stderr)
-        return 2
+    repeat, go, goescape = command_line(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GOESCAPE_CACHE_DIR=str(Path(tmp) / "cache"))
         repo = Path(tmp) / "repo"
@@ -74,12 +52,12 @@ def main() -> int:
             ("examples", repo, ["./..."], ["--base", "HEAD~1"], 2),
             ("std slice", Path(tmp), STD, ["--baseline", str(baseline)], 1),
         ):
-            bare, _ = _time([go, "build", "-gcflags=-m=2", "-o", os.devnull, *patterns], cwd, args.repeat, env)
+            bare, _ = timed([go, "build", "-gcflags=-m=2", "-o", os.devnull, *patterns], cwd, repeat, env)
             limit = bare * compiles
             print(f"{name:<10} {'go build -gcflags=-m=2 (warm)':<44} {bare:8.2f} {'':>5} {'':>8}")
             print(f"{name:<10} {f'limit: {compiles} compile(s)':<44} {limit:8.2f} {'':>5} {1.0:8.1f}")
             label = f"goescape check {' '.join(gate[:1])}"
-            seconds, code = _time([goescape, "check", *gate, *patterns], cwd, args.repeat, env)
+            seconds, code = timed([goescape, "check", *gate, *patterns], cwd, repeat, env)
             print(f"{name:<10} {label:<44} {seconds:8.2f} {code:>5} {seconds / limit:8.1f}")
     return 0
 

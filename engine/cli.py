@@ -180,6 +180,43 @@ def _captured(print_to: Callable[[Console], None]) -> str:
     return str(console.file.getvalue())  # type: ignore[attr-defined]
 
 
+def _deliver(
+    destinations: Sequence[formats.Destination],
+    cwd: Path,
+    go_version: str,
+    profile_name: str,
+    *,
+    payload: Callable[[], object],
+    findings: Callable[[], Sequence[formats.Finding]],
+    text: Callable[[], str],
+) -> None:
+    """Render and write a command's --format destinations: `payload` is its JSON, `text` what people
+    read, and SARIF and GitHub annotations are its `findings`, with paths from the git top (or `cwd`).
+
+    Each callable runs only when a format needs it, so a run without SARIF or annotations builds
+    no findings and asks git nothing.
+    """
+    found = functools.cache(findings)
+
+    def render(fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(payload(), indent=2) + "\n"
+        if fmt == "sarif":
+            log = formats.sarif(
+                found(),
+                root=_top(cwd),
+                tool_version=__version__,
+                go_version=go_version,
+                properties={"pgo": profile_name},
+            )
+            return json.dumps(log, indent=2) + "\n"
+        if fmt == "github":
+            return formats.github(found(), _top(cwd))
+        return text()
+
+    formats.emit(destinations, render, sys.stdout)
+
+
 def _pgo_text(tc: Toolchain, root: Path) -> str:
     """The profile every compile used, as reports name it ("" without one)."""
     profile = pgo_file(tc)
@@ -263,20 +300,15 @@ def scan_cmd(
     profile_name = _pgo_text(tc, session.cwd)
     compiled_with = tc.version + (f" -pgo={profile_name}" if profile_name else "")
 
-    def render(fmt: str) -> str:
-        if fmt == "json":
-            return json.dumps(report.scan_json(items, cwd, tc.version, shares, profile_name), indent=2) + "\n"
-        found = formats.scan_findings(items)
-        if fmt == "sarif":
-            log = formats.sarif(
-                found, root=_top(cwd), tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
-            )
-            return json.dumps(log, indent=2) + "\n"
-        if fmt == "github":
-            return formats.github(found, _top(cwd))
-        return _captured(lambda console: report.scan_tables(console, items, cwd, compiled_with, shares))
-
-    formats.emit(destinations, render, sys.stdout)
+    _deliver(
+        destinations,
+        cwd,
+        tc.version,
+        profile_name,
+        payload=lambda: report.scan_json(items, cwd, tc.version, shares, profile_name),
+        findings=lambda: formats.scan_findings(items),
+        text=lambda: _captured(lambda console: report.scan_tables(console, items, cwd, compiled_with, shares)),
+    )
 
 
 @cli.command("check")
@@ -394,19 +426,15 @@ def check_cmd(
     verdict = gate.judge(escapes, counts, gate.directives(files), against=against, hot=hot)
     found = [_with_fix(f, verdict, tc.version) for f in gate.findings(verdict)]
 
-    def render(fmt: str) -> str:
-        if fmt == "json":
-            return json.dumps(report.check_json(verdict, top, tc.version, profile_name), indent=2) + "\n"
-        if fmt == "sarif":
-            log = formats.sarif(
-                found, root=top, tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
-            )
-            return json.dumps(log, indent=2) + "\n"
-        if fmt == "github":
-            return formats.github(found, top)
-        return formats.text(found, top) + report.check_summary(verdict, tc.version, profile_name) + "\n"
-
-    formats.emit(destinations, render, sys.stdout)
+    _deliver(
+        destinations,
+        cwd,
+        tc.version,
+        profile_name,
+        payload=lambda: report.check_json(verdict, top, tc.version, profile_name),
+        findings=lambda: found,
+        text=lambda: formats.text(found, top) + report.check_summary(verdict, tc.version, profile_name) + "\n",
+    )
     if verdict.failed:
         raise SystemExit(1)
 
@@ -628,36 +656,32 @@ def fix_cmd(
         if bench_regex:
             report.bench_table(console, benchmarks, bench_count)
 
-    def render(fmt: str) -> str:
-        if fmt == "json":
-            payload = {
-                "version": report.JSON_VERSION,
-                "command": "fix",
-                "go_version": tc.version,
-                "pgo": profile_name or None,
-                "verify": level,
-                "results": [report.result_json(r, cwd, shares) for r in results],
-                "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
-                "benchmarks": [report.change_json(c) for c in benchmarks],
-                "diff": diff,
-                "written": bool(write and changes),
-            }
-            return json.dumps(payload, indent=2) + "\n"
-        found = formats.fix_findings(
-            results, lambda p: final_contents(session, [r for r in verified_results if r.proposal == p])
-        )
-        if fmt == "sarif":
-            top = _top(cwd)
-            log = formats.sarif(
-                found, root=top, tool_version=__version__, go_version=tc.version, properties={"pgo": profile_name}
-            )
-            return json.dumps(log, indent=2) + "\n"
-        if fmt == "github":
-            return formats.github(found, _top(cwd))
-        return (diff if not write else "") + _captured(tables)
+    def payload() -> dict[str, object]:
+        return {
+            "version": report.JSON_VERSION,
+            "command": "fix",
+            "go_version": tc.version,
+            "pgo": profile_name or None,
+            "verify": level,
+            "results": [report.result_json(r, cwd, shares) for r in results],
+            "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
+            "benchmarks": [report.change_json(c) for c in benchmarks],
+            "diff": diff,
+            "written": bool(write and changes),
+        }
 
     to_stdout_text = formats.Destination("text", None) in destinations
-    formats.emit([d for d in destinations if d != formats.Destination("text", None)], render, sys.stdout)
+    _deliver(
+        [d for d in destinations if d != formats.Destination("text", None)],
+        cwd,
+        tc.version,
+        profile_name,
+        payload=payload,
+        findings=lambda: formats.fix_findings(
+            results, lambda p: final_contents(session, [r for r in verified_results if r.proposal == p])
+        ),
+        text=lambda: (diff if not write else "") + _captured(tables),
+    )
     if to_stdout_text:
         # The diff alone on a pipe (`goescape fix ./... | git apply`); the tables go to stderr there.
         out = sys.stdout

@@ -291,7 +291,7 @@ def rows(settings: Settings) -> list[tuple[str, str, str]]:
 
 def _shown(key: str, value: object) -> str:
     if key == "codemods" and not value:
-        return "(not set: the codemods on by default)"  # as `goescape list` marks them
+        return "(the defaults)"  # the codemods `goescape list` marks on by default
     return _toml(value)
 
 

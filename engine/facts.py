@@ -91,6 +91,18 @@ class Classified:
     cls: Class
     detail: str = ""  # the codemod's name, the inlined callee, or what it duplicates
 
+    def advice(self) -> str:
+        """What can be done about the escape, in a few words: which codemod removes it, or why none does."""
+        if self.cls is Class.CODEMOD:
+            return f"codemod {self.detail} can remove it"
+        if self.cls is Class.INLINED:
+            return f"allocated inside inlined {self.detail}"
+        if self.cls is Class.CONSTANT:
+            return "a constant: no allocation"
+        if self.cls is Class.DUPLICATE:
+            return f"repeats {self.detail}"
+        return self.detail or "no known rewrite"
+
 
 @dataclass
 class _Detail:

@@ -372,16 +372,6 @@ def fix_of(changes: Mapping[Path, tuple[bytes, bytes]], description: str) -> Fix
     return Fix(description, tuple(replacements))
 
 
-def _advice(item: Classified) -> str:
-    if item.cls is Class.CODEMOD:
-        return f"codemod {item.detail} can remove it"
-    if item.cls is Class.INLINED:
-        return f"allocated inside inlined {item.detail}"
-    if item.cls is Class.CONSTANT:
-        return "a constant: no allocation"
-    return item.detail or "no known rewrite"
-
-
 def _what(fact: EscapeFact) -> str:
     if fact.kind is Kind.MOVED:
         return f"{fact.expr} moved to heap"
@@ -426,7 +416,7 @@ def scan_findings(items: Sequence[Classified]) -> list[Finding]:
             Finding(
                 rule=kind_rule(f.kind),
                 level=Level.NOTE,
-                message=f"{_what(f)}{where}{because}; {_advice(item)}",
+                message=f"{_what(f)}{where}{because}; {item.advice()}",
                 path=f.path,
                 line=f.line,
                 column=f.column,

@@ -28,18 +28,6 @@ def _rel(path: Path, cwd: Path) -> str:
     return str(path) if str(path).startswith("<") else display_path(path, cwd)
 
 
-def _advice(item: Classified) -> str:
-    if item.cls is Class.CODEMOD:
-        return f"codemod {item.detail}"
-    if item.cls is Class.INLINED:
-        return f"allocated inside inlined {item.detail}"
-    if item.cls is Class.CONSTANT:
-        return "constant: no allocation"
-    if item.cls is Class.DUPLICATE:
-        return f"repeats {item.detail}"
-    return item.detail or "no known rewrite"
-
-
 def scan_tables(
     console: Console, items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None
 ) -> None:
@@ -61,7 +49,7 @@ def scan_tables(
                     f"{_rel(f.path, cwd)}:{f.line}",
                     f"{f.expr} ({f.kind.value})",
                     f.why(),
-                    _advice(item),
+                    item.advice(),
                 )
             ]
             if shares is not None:

@@ -1,7 +1,8 @@
-"""Shared fixtures: the real Go toolchain (required in CI) and the --update-golden switch."""
+"""Shared fixtures: the real Go toolchain (required in CI), the --update-golden switch and real git repositories."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from goescape.engine.cli import main
 from goescape.engine.errors import ToolchainMissing
 from goescape.engine.toolchain import Toolchain, find_toolchain
 from tests.forge.gitea_server import GiteaServer, ensure_gitea_binary, running_gitea
@@ -59,6 +61,54 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 def git(*args: str, cwd: Path) -> str:
     out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
     return out.stdout
+
+
+@pytest.fixture(scope="module")
+def quiet_git() -> Iterator[None]:
+    """No global or system git config: goescape's fallback identity shows, and the user's own stays out.
+
+    A module asks for it with `pytestmark = pytest.mark.usefixtures("quiet_git")`.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        yield
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Commit the whole work tree, as an author given on the command line (there is no global config)."""
+    git("add", "-A", cwd=repo)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo)
+
+
+def git_repo(root: Path, *commits: dict[str, str]) -> Path:
+    """A new repository at `root` on branch main, with one commit per set of files, each written over the last."""
+    root.mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=root)
+    for n, files in enumerate(commits, 1):
+        write_tree(root, files)
+        commit_all(root, f"commit {n}")
+    return root
+
+
+def check_json(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object], str]:
+    """`goescape check -C REPO --json ARGS`: the exit status, the report ({} when none was printed) and stderr."""
+    code = main(["check", "-C", str(repo), "--json", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else {}), err
+
+
+def checkout_state(repo: Path) -> tuple[bytes, bytes, bytes, str]:
+    """What goescape must leave alone in a checkout: status (every untracked file), index, HEAD and its commit."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    return (
+        status,
+        (repo / ".git" / "index").read_bytes(),
+        (repo / ".git" / "HEAD").read_bytes(),
+        git("rev-parse", "HEAD", cwd=repo),
+    )
 
 
 @pytest.fixture

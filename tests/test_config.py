@@ -230,7 +230,7 @@ def test_rows_write_values_as_toml_reads_them_back(tmp_path: Path) -> None:
     assert table["verify"] == ('"test"', "default")
     assert table["profile"] == ("(not set)", "default")
     unset = {key: value for key, value, _ in rows(_run(["-C", str(_module(tmp_path / "none", None))]))}
-    assert unset["codemods"] == "(not set: the codemods on by default)", "not [], which would read as none"
+    assert unset["codemods"] == "(the defaults)", "not [], which would read as none"
     for key in ("codemods", "min-share", "format", "short", "verify", "measure"):
         assert tomllib.loads(f"x = {table[key][0]}")["x"] == _as_toml(settings[KEYS[key]]), key
     assert tomllib.loads(f"x = {table['format'][0]}")["x"] == [f'sarif={tmp_path / "a "}"b".sarif']

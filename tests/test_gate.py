@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,9 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import git, write_tree
+from .conftest import check_json, checkout_state, git, git_repo
+
+pytestmark = pytest.mark.usefixtures("quiet_git")
 
 GO_MOD = "module example.com/gate\n\ngo 1.22\n"
 
@@ -56,67 +55,28 @@ func Keep(n int) *T {
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_user_identity() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield
-
-
-def _commit(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo)
-
-
-def _state(repo: Path) -> tuple[bytes, bytes, bytes, str]:
-    """What the gate must leave alone: status, index, HEAD and the commit it names."""
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, capture_output=True, check=True
-    ).stdout
-    return (
-        status,
-        (repo / ".git" / "index").read_bytes(),
-        (repo / ".git" / "HEAD").read_bytes(),
-        git("rev-parse", "HEAD", cwd=repo),
-    )
-
-
 @pytest.fixture
 def repo(tmp_path: Path, toolchain: Toolchain) -> Path:
     """Two commits: the second adds one escape and moves another function down the file."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    write_tree(root, {"go.mod": GO_MOD, "gate.go": BEFORE})
-    _commit(root, "one escape")
-    write_tree(root, {"gate.go": AFTER})
-    _commit(root, "a second, and Keep moved")
-    return root
-
-
-def _check(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object], str]:
-    code = main(["check", "-C", str(repo), "--json", *args])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else {}), err
+    return git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "gate.go": BEFORE}, {"gate.go": AFTER})
 
 
 def test_only_the_added_escape_is_new_and_the_checkout_is_untouched(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = _state(repo)
-    code, report, _ = _check(repo, "./...", "--base", "HEAD~1", capsys=capsys)
+    before = checkout_state(repo)
+    code, report, _ = check_json(repo, "./...", "--base", "HEAD~1", capsys=capsys)
     assert code == 1
     new = report["new"]
     assert isinstance(new, list) and len(new) == 1, new
     assert (new[0]["function"], new[0]["line"], new[0]["expr"]) == ("Added", 17, "&T{...}")
     assert report["against"].startswith("base HEAD~1 (")  # type: ignore[union-attr]
     assert report["counted"] == 2
-    assert _state(repo) == before
+    assert checkout_state(repo) == before
     # A second run reuses goescape's worktree (checked out again at the base) and says the same.
-    code, again, _ = _check(repo, "./...", "--base", "HEAD~1", capsys=capsys)
+    code, again, _ = check_json(repo, "./...", "--base", "HEAD~1", capsys=capsys)
     assert (code, again["new"]) == (1, new)
-    assert _state(repo) == before
+    assert checkout_state(repo) == before
 
 
 def test_an_ignore_with_a_reason_passes_and_one_without_is_an_error(
@@ -125,11 +85,11 @@ def test_an_ignore_with_a_reason_passes_and_one_without_is_an_error(
     source = (repo / "gate.go").read_text()
     silenced = source.replace("sink = &T{n, 1}", "sink = &T{n, 1} //goescape:ignore kept for the cache")
     (repo / "gate.go").write_text(silenced)
-    code, report, _ = _check(repo, "--base", "HEAD~1", capsys=capsys)
+    code, report, _ = check_json(repo, "--base", "HEAD~1", capsys=capsys)
     assert code == 0
     assert report["new"] == [] and len(report["ignored"]) == 1  # type: ignore[arg-type]
     (repo / "gate.go").write_text(source.replace("sink = &T{n, 1}", "sink = &T{n, 1} //goescape:ignore"))
-    code, _, err = _check(repo, "--base", "HEAD~1", capsys=capsys)
+    code, _, err = check_json(repo, "--base", "HEAD~1", capsys=capsys)
     assert code == 2
     assert err.strip().count("\n") == 0 and "gate.go:17" in err and "needs a reason" in err
 
@@ -139,7 +99,7 @@ def test_an_ignore_above_the_statement_and_an_unused_one(repo: Path, capsys: pyt
     source = source.replace("\tsink = &T{n, 1}", "\t//goescape:ignore measured: once per request\n\tsink = &T{n, 1}")
     source = source.replace("\ttotal := 0", "\ttotal := 0 //goescape:ignore nothing here escapes")
     (repo / "gate.go").write_text(source)
-    code, report, _ = _check(repo, "--base", "HEAD~1", capsys=capsys)
+    code, report, _ = check_json(repo, "--base", "HEAD~1", capsys=capsys)
     assert code == 0
     unused = report["unused_ignores"]
     assert isinstance(unused, list) and [u["line"] for u in unused] == [9]
@@ -152,7 +112,7 @@ def test_two_identical_escapes_in_one_function_count_as_two(repo: Path, capsys: 
         "func Keep(n int) *T {\n\tif n > 0 {\n\t\treturn &T{n, n}\n\t}\n\treturn &T{n, n}\n}",
     )
     (repo / "gate.go").write_text(twice)
-    code, report, _ = _check(repo, "--base", "HEAD", capsys=capsys)
+    code, report, _ = check_json(repo, "--base", "HEAD", capsys=capsys)
     assert code == 1
     new = report["new"]
     assert isinstance(new, list) and [(n["function"], n["occurrence"]) for n in new] == [("Keep", 1)]
@@ -163,7 +123,7 @@ def test_noescape_fails_on_any_escape_new_or_not(repo: Path, capsys: pytest.Capt
     source = source.replace("// Keep allocates, and keeps allocating: not new.\n", "//gcassert:noescape\n")
     source = source.replace("\ttotal := 0", "\t//goescape:noescape\n\ttotal := 0")
     (repo / "gate.go").write_text(source)
-    code, report, _ = _check(repo, capsys=capsys)  # no base: the directives alone
+    code, report, _ = check_json(repo, capsys=capsys)  # no base: the directives alone
     assert code == 1
     forbidden = report["forbidden"]
     assert isinstance(forbidden, list) and [(f["function"], f["by"]["directive"]) for f in forbidden] == [
@@ -176,11 +136,11 @@ def test_merge_base_and_a_shallow_clone(repo: Path, tmp_path: Path, capsys: pyte
     git("branch", "feature", "HEAD", cwd=repo)
     git("reset", "-q", "--hard", "HEAD~1", cwd=repo)  # main is back at the first commit
     git("checkout", "-q", "feature", cwd=repo)
-    code, report, _ = _check(repo, "--base", "merge-base:main", capsys=capsys)
+    code, report, _ = check_json(repo, "--base", "merge-base:main", capsys=capsys)
     assert code == 1 and len(report["new"]) == 1  # type: ignore[arg-type]
     shallow = tmp_path / "shallow"
     git("clone", "-q", "--depth", "1", f"file://{repo}", str(shallow), cwd=tmp_path)
-    code, _, err = _check(shallow, "--base", "HEAD~1", capsys=capsys)
+    code, _, err = check_json(shallow, "--base", "HEAD~1", capsys=capsys)
     assert code == 2 and "shallow" in err and "git fetch" in err and err.strip().count("\n") == 0
 
 
@@ -192,10 +152,10 @@ def test_baseline_round_trip(repo: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert recorded["version"] == 1 and [e["function"] for e in recorded["escapes"]] == ["Keep"]
     git("checkout", "-q", "main", cwd=repo)
     capsys.readouterr()
-    code, report, _ = _check(repo, "--baseline", str(baseline), capsys=capsys)
+    code, report, _ = check_json(repo, "--baseline", str(baseline), capsys=capsys)
     assert code == 1 and [n["function"] for n in report["new"]] == ["Added"]  # type: ignore[index, union-attr]
     baseline.write_text('{"version": 7}')
-    code, _, err = _check(repo, "--baseline", str(baseline), capsys=capsys)
+    code, _, err = check_json(repo, "--baseline", str(baseline), capsys=capsys)
     assert code == 2 and "escapes.json" in err
 
 
@@ -273,11 +233,7 @@ def _heap_profile(toolchain: Toolchain, repo: Path, out: Path) -> Path:
 def test_min_share_ignores_cold_functions_and_fails_on_hot_ones(
     change: str, expected: int | None, tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    write_tree(root, {"go.mod": GO_MOD, "hot.go": HOT, "hot_test.go": HOT_TEST})
-    _commit(root, "hot")
+    root = git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "hot.go": HOT, "hot_test.go": HOT_TEST})
     source = HOT + change
     if expected is None:  # the hot variant: Hot itself gains a second allocation
         source = source.replace(
@@ -285,7 +241,7 @@ def test_min_share_ignores_cold_functions_and_fails_on_hot_ones(
         )
     (root / "hot.go").write_text(source)
     profile = _heap_profile(toolchain, root, tmp_path / "mem.out")
-    code, report, _ = _check(root, "--base", "HEAD", "--profile", str(profile), "--min-share", "5", capsys=capsys)
+    code, report, _ = check_json(root, "--base", "HEAD", "--profile", str(profile), "--min-share", "5", capsys=capsys)
     cold, new = report["cold"], report["new"]
     assert isinstance(cold, list) and isinstance(new, list)
     if expected == 0:
@@ -293,5 +249,5 @@ def test_min_share_ignores_cold_functions_and_fails_on_hot_ones(
     else:
         assert code == 1 and [n["function"] for n in new] == ["Hot"] and cold == []
     # Without the profile, both are plain new escapes.
-    code, report, _ = _check(root, "--base", "HEAD", capsys=capsys)
+    code, report, _ = check_json(root, "--base", "HEAD", capsys=capsys)
     assert code == 1 and len(report["new"]) == 1  # type: ignore[arg-type]

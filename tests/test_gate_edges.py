@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,9 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import git, write_tree
+from .conftest import check_json, commit_all, git, git_repo, write_tree
+
+pytestmark = pytest.mark.usefixtures("quiet_git")
 
 GO_MOD = "module example.com/edge\n\ngo 1.22\n"
 
@@ -42,40 +43,10 @@ func Added(n int) {
 )
 
 
-@pytest.fixture(autouse=True)
-def quiet_git() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield
-
-
-def _commit(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo)
-
-
-def _repo(root: Path, first: dict[str, str], second: dict[str, str] | None = None) -> Path:
-    root.mkdir(parents=True)
-    git("init", "-q", "-b", "main", cwd=root)
-    write_tree(root, first)
-    _commit(root, "one")
-    if second is not None:
-        write_tree(root, second)
-        _commit(root, "two")
-    return root
-
-
 @pytest.fixture
 def repo(tmp_path: Path, toolchain: Toolchain) -> Path:
     """HEAD~1 has Keep's escape; HEAD adds Added's."""
-    return _repo(tmp_path / "repo", {"go.mod": GO_MOD, "edge.go": BEFORE}, {"edge.go": AFTER})
-
-
-def _check(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object], str]:
-    code = main(["check", "-C", str(repo), "--json", *args])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else {}), err
+    return git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "edge.go": BEFORE}, {"edge.go": AFTER})
 
 
 def _new(report: dict[str, object]) -> list[tuple[str, str]]:
@@ -93,12 +64,12 @@ def test_a_baseline_flag_wins_over_the_files_base(
     (repo / "goescape.toml").write_text('base = "HEAD~1"\n')
     baseline = tmp_path / "escapes.json"
     assert main(["check", "-C", str(repo), "--write-baseline", str(baseline)]) == 0, capsys.readouterr().err
-    code, _, err = _check(repo, "--baseline", str(baseline), capsys=capsys)
+    code, _, err = check_json(repo, "--baseline", str(baseline), capsys=capsys)
     assert code == 0, err
 
 
 def test_an_empty_base_is_an_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _check(repo, "--base", "", capsys=capsys)
+    code, _, err = check_json(repo, "--base", "", capsys=capsys)
     assert code == 2, err
 
 
@@ -108,11 +79,11 @@ def test_an_empty_base_is_an_error(repo: Path, capsys: pytest.CaptureFixture[str
 def test_a_stale_index_lock_in_goescapes_worktree_does_not_wedge_the_gate(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _check(repo, "--base", "HEAD~1", capsys=capsys)[0] == 1
+    assert check_json(repo, "--base", "HEAD~1", capsys=capsys)[0] == 1
     admin = [p for p in (repo / ".git" / "worktrees").iterdir() if p.is_dir()]
     assert len(admin) == 1
     (admin[0] / "index.lock").write_text("")  # what SIGKILL (OOM, CI timeout) leaves behind
-    code, _, err = _check(repo, "--base", "HEAD", capsys=capsys)
+    code, _, err = check_json(repo, "--base", "HEAD", capsys=capsys)
     assert code == 0, err
 
 
@@ -121,7 +92,7 @@ def test_no_hook_of_the_user_runs(repo: Path, tmp_path: Path, capsys: pytest.Cap
     hook = repo / ".git" / "hooks" / "post-checkout"
     hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
     hook.chmod(0o755)
-    assert _check(repo, "--base", "HEAD~1", capsys=capsys)[0] == 1
+    assert check_json(repo, "--base", "HEAD~1", capsys=capsys)[0] == 1
     assert not marker.exists()
 
 
@@ -130,7 +101,7 @@ def test_a_module_root_above_the_repository_is_an_error_not_a_crash(
 ) -> None:
     (tmp_path / "outer").mkdir()
     (tmp_path / "outer" / "go.mod").write_text(GO_MOD)
-    inner = _repo(
+    inner = git_repo(
         tmp_path / "outer" / "inner", {"a.go": "package inner\n\nvar S *int\n\nfunc F() { v := 1; S = &v }\n"}
     )
     try:
@@ -144,8 +115,8 @@ def test_a_new_package_among_the_patterns_leaves_the_old_ones_compared(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = {"go.mod": GO_MOD, "a/a.go": "package a\n\nvar S *int\n\nfunc F() { v := 1; S = &v }\n"}
-    root = _repo(tmp_path / "np", old, {"n/n.go": "package n\n\nvar S *int\n\nfunc G() { w := 1; S = &w }\n"})
-    code, report, err = _check(root, "./a/...", "./n/...", "--base", "HEAD~1", capsys=capsys)
+    root = git_repo(tmp_path / "np", old, {"n/n.go": "package n\n\nvar S *int\n\nfunc G() { w := 1; S = &w }\n"})
+    code, report, err = check_json(root, "./a/...", "./n/...", "--base", "HEAD~1", capsys=capsys)
     assert code == 1, err
     assert _new(report) == [("G", "w")]
 
@@ -155,11 +126,11 @@ def test_the_shallow_hint_names_a_ref_the_remote_has(
 ) -> None:
     git("checkout", "-q", "-b", "feature", cwd=repo)
     write_tree(repo, {"edge.go": AFTER + "\nfunc More() *T { return &T{} }\n"})
-    _commit(repo, "more")  # feature is one commit ahead of main
+    commit_all(repo, "more")  # feature is one commit ahead of main
     shallow = tmp_path / "shallow"
     git("clone", "-q", "--depth", "1", "--branch", "feature", f"file://{repo}", str(shallow), cwd=tmp_path)
     git("fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main", cwd=shallow)
-    code, _, err = _check(shallow, "--base", "merge-base:origin/main", capsys=capsys)
+    code, _, err = check_json(shallow, "--base", "merge-base:origin/main", capsys=capsys)
     assert code == 2 and "shallow" in err
     assert "origin origin/main" not in err
 
@@ -174,8 +145,8 @@ def test_a_closure_added_above_an_escaping_one_is_not_new(
     after = before.replace(
         "func Run(n int) {\n", "func Run(n int) {\n\tdone := func() int { return 1 }\n\t_ = done()\n"
     )
-    root = _repo(tmp_path / "cl", {"go.mod": GO_MOD, "cl.go": before}, {"cl.go": after})
-    code, report, err = _check(root, "--base", "HEAD~1", capsys=capsys)
+    root = git_repo(tmp_path / "cl", {"go.mod": GO_MOD, "cl.go": before}, {"cl.go": after})
+    code, report, err = check_json(root, "--base", "HEAD~1", capsys=capsys)
     assert (code, _new(report)) == (0, []), err
 
 
@@ -186,8 +157,8 @@ def test_a_generator_template_does_not_make_its_file_generated(
         "package gen\n\nvar sink *int\n\nconst header = `\n// Code generated by gen. DO NOT EDIT.\n\npackage out\n`\n\n"
         "func Leak(n int) {\n\tv := n\n\tsink = &v\n}\n"
     )
-    root = _repo(tmp_path / "gen", {"go.mod": GO_MOD, "gen.go": "package gen\n"}, {"gen.go": source})
-    code, report, err = _check(root, "--base", "HEAD~1", capsys=capsys)
+    root = git_repo(tmp_path / "gen", {"go.mod": GO_MOD, "gen.go": "package gen\n"}, {"gen.go": source})
+    code, report, err = check_json(root, "--base", "HEAD~1", capsys=capsys)
     assert (code, _new(report)) == (1, [("Leak", "v")]), err
 
 
@@ -197,13 +168,13 @@ def test_a_generator_template_does_not_make_its_file_generated(
 def test_an_ignore_after_a_multi_line_statement_covers_it(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = AFTER.replace("\tsink = &T{n, 1}\n", "\tsink = &T{\n\t\tn, 1,\n\t} //goescape:ignore built once\n")
     (repo / "edge.go").write_text(source)
-    code, report, err = _check(repo, "--base", "HEAD~1", capsys=capsys)
+    code, report, err = check_json(repo, "--base", "HEAD~1", capsys=capsys)
     assert (code, report.get("unused_ignores")) == (0, []), err
 
 
 def test_a_misspelt_verb_is_not_an_ignore(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "edge.go").write_text(AFTER.replace("sink = &T{n, 1}", "sink = &T{n, 1} //goescape:ignore-next-line"))
-    code, _, err = _check(repo, "--base", "HEAD~1", capsys=capsys)
+    code, _, err = check_json(repo, "--base", "HEAD~1", capsys=capsys)
     assert code == 2, err
 
 
@@ -217,7 +188,7 @@ def test_a_huge_count_in_a_baseline_is_a_malformed_entry(
     row = '{"package": "p", "function": "f", "kind": "k", "expr": "e", "count": 1e400}'
     baseline.write_text('{"version": 1, "go_version": "go1.26.8", "pgo": "", "escapes": [' + row + "]}")
     try:
-        code, _, err = _check(repo, "--baseline", str(baseline), capsys=capsys)
+        code, _, err = check_json(repo, "--baseline", str(baseline), capsys=capsys)
     except Exception as exc:  # the bug: it escapes main()
         pytest.fail(f"main raised {exc!r}")
     assert code == 2 and "malformed" in err
@@ -269,7 +240,7 @@ func BenchmarkRepeat(b *testing.B) {
 def test_a_guard_keeps_its_runners_build_constraints(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = _repo(
+    root = git_repo(
         tmp_path / "gd",
         {
             "go.mod": "module example.com/guarded\n\ngo 1.24\n",
@@ -307,7 +278,7 @@ func main() { _ = edge.Keep(1) }
 def test_a_pre_commit_hook_runs_the_gate_without_touching_the_commit_s_index(tmp_path: Path) -> None:
     # git runs hooks with GIT_INDEX_FILE (a temporary index for `commit -a`); goescape's base
     # worktree must not inherit it, or its checkout would write the user's index.
-    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD, "edge.go": BEFORE, "cmd/edge/main.go": MAIN})
+    repo = git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "edge.go": BEFORE, "cmd/edge/main.go": MAIN})
     hook = repo / ".git" / "hooks" / "pre-commit"
     log = tmp_path / "hook.log"
     hook.write_text(f"#!/bin/sh\nexec {sys.executable} -m goescape.engine check --base HEAD ./... >{log} 2>&1\n")

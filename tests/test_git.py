@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,21 +17,11 @@ from goescape.engine.results import Verified
 from goescape.engine.runner import final_contents, load, propose, verify
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import ROOT, git, go
+from .conftest import ROOT, checkout_state, commit_all, git, git_repo, go
+
+pytestmark = pytest.mark.usefixtures("quiet_git")
 
 COMMAND = "goescape fix --branch perf ./..."
-
-
-def _commit_all(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo)
-
-
-def _state(repo: Path) -> tuple[bytes, str, bytes, str]:
-    """What --branch must leave alone: status, current branch, index and HEAD."""
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, check=True).stdout
-    branch = git("rev-parse", "--abbrev-ref", "HEAD", cwd=repo)
-    return status, branch, (repo / ".git" / "index").read_bytes(), git("rev-parse", "HEAD", cwd=repo)
 
 
 def _trailers(repo: Path, commit: str) -> dict[str, str]:
@@ -43,15 +32,6 @@ def _trailers(repo: Path, commit: str) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in parsed.splitlines())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_user_identity() -> Iterator[None]:
-    """No global or system git config: the fallback identity shows, and the user's own stays out."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield
-
-
 @pytest.fixture(scope="module")
 def fixed(toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[CommitGroup]]:
     """examples/ committed in a repository with uncommitted work beside it, and goescape's commits for it."""
@@ -60,7 +40,7 @@ def fixed(toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> tup
     (repo / "NOTES").write_text("notes\n")
     (repo / "staged").write_text("old\n")
     git("init", "-q", "-b", "main", cwd=repo)
-    _commit_all(repo, "examples")
+    commit_all(repo, "examples")
     (repo / "NOTES").write_text("notes, edited but not committed\n")
     (repo / "staged").write_text("new\n")
     git("add", "staged", cwd=repo)
@@ -85,11 +65,11 @@ def test_branch_commits_each_codemod_and_leaves_the_checkout_byte_identical(
     # go/types knows Describe's argument is an int, so sprint now takes four functions (three when it guessed).
     assert [g.subject for g in groups] == ["goescape: return-value in 2 functions", "goescape: sprint in 4 functions"]
     assert all(g.body.endswith("Each rewrite is equivalent for every input.") for g in groups)
-    before = _state(repo)
+    before = checkout_state(repo)
 
     branch = create_branch(repo / "examples" / "shop", "perf", groups, check=go_check(toolchain, repo / "examples"))
 
-    assert _state(repo) == before
+    assert checkout_state(repo) == before
     assert branch.base == before[3].strip() and branch.head == git("rev-parse", "perf", cwd=repo).strip()
     assert git("rev-list", "--reverse", f"{branch.base}..perf", cwd=repo).split() == list(branch.commits)
     assert len(branch.commits) == 2
@@ -123,7 +103,7 @@ def test_branch_commits_each_codemod_and_leaves_the_checkout_byte_identical(
 def test_an_existing_branch_needs_force_and_force_replaces_it(fixed: tuple[Path, list[CommitGroup]]) -> None:
     repo, groups = fixed
     git("branch", "taken", cwd=repo)
-    before = _state(repo)
+    before = checkout_state(repo)
     with pytest.raises(GoescapeError, match="branch taken exists; --force replaces it"):
         create_branch(repo, "taken", groups)
     branch = create_branch(repo, "taken", groups[:1], force=True)
@@ -131,7 +111,7 @@ def test_an_existing_branch_needs_force_and_force_replaces_it(fixed: tuple[Path,
     assert git("rev-parse", "taken~1", cwd=repo).strip() == branch.base
     with pytest.raises(GoescapeError, match="main is checked out"):
         create_branch(repo, "main", groups, force=True)
-    assert _state(repo) == before
+    assert checkout_state(repo) == before
 
 
 def test_a_failing_check_names_the_command_and_changes_no_branch(
@@ -142,7 +122,7 @@ def test_a_failing_check_names_the_command_and_changes_no_branch(
     broken = replace(groups[1], files={shop: groups[1].files[shop] + b"\nfunc broken() { return 1 }\n"})
     git("branch", "kept", cwd=repo)
     kept = git("rev-parse", "kept", cwd=repo)
-    before = _state(repo)
+    before = checkout_state(repo)
     check = go_check(toolchain, repo / "examples")
     with pytest.raises(
         GoescapeError, match=r"`go build \./\.\.\.` failed on the new commits; branch fresh not created"
@@ -157,16 +137,12 @@ def test_a_failing_check_names_the_command_and_changes_no_branch(
     with pytest.raises(KeyboardInterrupt):
         create_branch(repo, "fresh", groups, check=interrupted)
     assert not git("branch", "--list", "fresh", cwd=repo) and git("rev-parse", "kept", cwd=repo) == kept
-    assert _state(repo) == before
+    assert checkout_state(repo) == before
     assert git("worktree", "list", "--porcelain", cwd=repo).count("worktree ") == 1
 
 
 def test_refuses_files_outside_the_repository_files_with_uncommitted_edits_and_bad_names(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "a.go").write_text("package a\n")
-    git("init", "-q", cwd=repo)
-    _commit_all(repo, "a")
+    repo = git_repo(tmp_path / "repo", {"a.go": "package a\n"})
     group = CommitGroup("goescape: a", "table", (("Goescape-Codemod", "x"),), {repo / "a.go": b"package a // new\n"})
     outside = replace(group, files={tmp_path / "b.go": b"package b\n"})
     with pytest.raises(GoescapeError, match=r"b\.go: is outside the git repository"):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,9 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import ROOT, git, go, write_tree
+from .conftest import ROOT, git_repo, go, write_tree
+
+pytestmark = pytest.mark.usefixtures("quiet_git")
 
 GO_MOD = "module example.com/s\n\ngo 1.22\n"
 
@@ -49,14 +49,6 @@ func Leak(n int) {
 
 FAST = ("--no-measure", "--verify", "build", "--all-patterns")  # no tests, no calibration benchmarks
 EMPTY_BASELINE = '{"version": 1, "escapes": []}\n'
-
-
-@pytest.fixture(scope="module", autouse=True)
-def no_user_identity() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -112,19 +104,6 @@ def _patched(root: Path, fix: dict[str, Any]) -> dict[str, bytes]:
             data = data[:start] + rep["insertedContent"]["text"].encode() + data[start + length :]
         out[uri] = data
     return out
-
-
-def _commit(repo: Path, message: str) -> None:
-    git("add", "-A", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo)
-
-
-def _repo(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True)
-    git("init", "-q", "-b", "main", cwd=root)
-    write_tree(root, files)
-    _commit(root, "base")
-    return root
 
 
 # -- goescape.toml is read by scan, fix and check ---------------------------------------------
@@ -427,7 +406,7 @@ def test_check_attaches_the_rewrite_fix_verified_for_these_bytes(
     capsys: pytest.CaptureFixture[str],
     sarif_schema: jsonschema.Draft4Validator,
 ) -> None:
-    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD, "p/p.go": CRATE_BASE})
+    repo = git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "p/p.go": CRATE_BASE})
     (repo / "p" / "p.go").write_text(CRATE_GO)  # the new escape, uncommitted
     target = tmp_path / "gate.sarif"
     (before,) = _gate_sarif(capsys, repo, target)
@@ -455,7 +434,7 @@ def test_check_attaches_the_rewrite_fix_verified_for_these_bytes(
 def test_base_from_the_file_reaches_check(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD, "p/p.go": CRATE_BASE})
+    repo = git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "p/p.go": CRATE_BASE})
     (repo / "p" / "p.go").write_text(CRATE_GO)
     (repo / "goescape.toml").write_text('base = "HEAD"\n')
     report = _json(capsys, "check", "-C", str(repo), "--json", expect=1)
@@ -467,7 +446,7 @@ def test_a_cached_fix_is_attached_only_to_the_file_it_was_verified_in(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crate = CRATE_GO.replace("crate", "bin")  # content no other test verifies
-    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD, "c/c.go": "package c\n"})
+    repo = git_repo(tmp_path / "repo", {"go.mod": GO_MOD, "c/c.go": "package c\n"})
     write_tree(repo, {"a/p.go": crate, "b/p.go": crate})
     report = _json(capsys, "fix", "-C", str(repo), "./a", "--json", *FAST)
     assert [(r["file"], r["result"]) for r in report["results"]] == [("a/p.go", "verified")]
@@ -482,10 +461,10 @@ def test_check_base_survives_a_fresh_clone_at_the_same_path(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = {"go.mod": GO_MOD, "p/p.go": CRATE_BASE}
-    repo = _repo(tmp_path / "repo", files)
+    repo = git_repo(tmp_path / "repo", files)
     assert _json(capsys, "check", "-C", str(repo), "--base", "HEAD", "--json")["new"] == []
     shutil.rmtree(repo)  # as CI does with a cached GOESCAPE_CACHE_DIR: a new checkout in the same folder
-    _repo(repo, files)
+    git_repo(repo, files)
     (repo / "p" / "p.go").write_text(CRATE_GO)
     report = _json(capsys, "check", "-C", str(repo), "--base", "HEAD", "--json", expect=1)
     assert [e["function"] for e in report["new"]] == ["newCrate"]
@@ -494,7 +473,7 @@ def test_check_base_survives_a_fresh_clone_at_the_same_path(
 def test_a_base_without_packages_makes_every_escape_new(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = _repo(tmp_path / "repo", {"go.mod": GO_MOD})
+    repo = git_repo(tmp_path / "repo", {"go.mod": GO_MOD})
     write_tree(repo, {"p/p.go": CRATE_GO})
     report = _json(capsys, "check", "-C", str(repo), "--base", "HEAD", "--json", expect=1)
     assert [e["function"] for e in report["new"]] == ["newCrate"]
@@ -503,7 +482,7 @@ def test_a_base_without_packages_makes_every_escape_new(
 def test_check_paths_are_repository_relative_with_a_baseline(
     tmp_path: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = _repo(tmp_path / "repo", {"sub/go.mod": GO_MOD, "sub/p/p.go": P_GO})
+    repo = git_repo(tmp_path / "repo", {"sub/go.mod": GO_MOD, "sub/p/p.go": P_GO})
     (tmp_path / "empty.json").write_text(EMPTY_BASELINE)
     code, out, _ = _run(capsys, "scan", "-C", str(repo / "sub"), "--format", "github")
     assert out.startswith("::notice file=sub/p/p.go,line=6,")
