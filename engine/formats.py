@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import enum
 import hashlib
+import itertools
 import os
 import secrets
 import sys
@@ -69,7 +71,6 @@ class Finding:
 
 FORMATS = ("text", "json", "sarif", "github")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://pypi.org/project/goescape/"
 # The key under partialFingerprints; a new recipe for `fingerprint` takes a new version.
 FINGERPRINT_KEY = "goescape/v1"
 _SRCROOT = "%SRCROOT%"
@@ -293,7 +294,6 @@ def sarif(
                     "driver": {
                         "name": "goescape",
                         "version": tool_version,
-                        "informationUri": INFORMATION_URI,
                         "rules": descriptors,
                     }
                 },
@@ -348,28 +348,48 @@ def _is_continuation(data: bytes, i: int) -> bool:
 
 
 def fix_of(changes: Mapping[Path, tuple[bytes, bytes]], description: str) -> Fix:
-    """A Fix with one replacement per changed file: the bytes between the common prefix and suffix.
+    """A Fix with one replacement per changed stretch of lines in each file (difflib's opcodes),
+    each cut down to the bytes between its common prefix and suffix.
 
-    Both ends are moved back to whole UTF-8 characters, so each replacement's text decodes.
+    An import added at the top and a call changed below are two small replacements, not one that
+    spans the file between them. Both ends are moved back to whole UTF-8 characters, so each
+    replacement's text decodes.
     """
     replacements = []
     for path in sorted(changes):
         old, new = changes[path]
         if old == new:
             continue
-        limit = min(len(old), len(new))
-        start = 0
-        while start < limit and old[start] == new[start]:
-            start += 1
-        while start > 0 and (_is_continuation(old, start) or _is_continuation(new, start)):
-            start -= 1
-        tail = 0
-        while tail < limit - start and old[-1 - tail] == new[-1 - tail]:
-            tail += 1
-        while tail > 0 and _is_continuation(old, len(old) - tail):
-            tail -= 1
-        replacements.append(Replacement(path, start, len(old) - tail, new[start : len(new) - tail]))
+        a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+        at_a, at_b = _line_offsets(a), _line_offsets(b)
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag == "equal":
+                continue
+            base = at_a[i1]
+            start, end, text = _smallest(old[base : at_a[i2]], new[at_b[j1] : at_b[j2]])
+            replacements.append(Replacement(path, base + start, base + end, text))
     return Fix(description, tuple(replacements))
+
+
+def _line_offsets(lines: Sequence[bytes]) -> list[int]:
+    """The byte offset where each line starts, and the length of the whole after the last."""
+    return list(itertools.accumulate((len(line) for line in lines), initial=0))
+
+
+def _smallest(old: bytes, new: bytes) -> tuple[int, int, bytes]:
+    """(start, end, text): the bytes of `old` between the common prefix and suffix, and `new`'s there."""
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    while start > 0 and (_is_continuation(old, start) or _is_continuation(new, start)):
+        start -= 1
+    tail = 0
+    while tail < limit - start and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    while tail > 0 and _is_continuation(old, len(old) - tail):
+        tail -= 1
+    return start, len(old) - tail, new[start : len(new) - tail]
 
 
 def _what(fact: EscapeFact) -> str:

@@ -321,6 +321,22 @@ def test_fix_of_is_the_smallest_replacement_per_file(tmp_path: Path) -> None:
     assert fix_of({go: ("aé".encode(), "aè".encode())}, "").replacements[0].start == 1
 
 
+def test_fix_of_keeps_stretches_apart_in_one_file(tmp_path: Path) -> None:
+    # sprint's rewrite adds an import at the top and changes a call far below: two replacements.
+    go = tmp_path / "user.go"
+    old = (
+        OLD.replace("package t\n", 'package t\n\nimport "fmt"\n')
+        + "\nfunc name(id int) string { return fmt.Sprint(id) }\n"
+    )
+    new = old.replace('import "fmt"', 'import "strconv"').replace("fmt.Sprint(id)", "strconv.Itoa(id)")
+    fix = fix_of({go: (old.encode(), new.encode())}, "")
+    assert [(old.encode()[r.start : r.end], r.text) for r in fix.replacements] == [
+        (b"fmt", b"strconv"),
+        (b"fmt.Sprint", b"strconv.Itoa"),
+    ]
+    assert _apply(old.encode(), fix, go) == new.encode()
+
+
 def test_fix_findings_attach_the_verified_rewrite(tmp_path: Path) -> None:
     go = tmp_path / "user.go"
     go.write_text(OLD)
