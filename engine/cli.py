@@ -27,6 +27,7 @@ from goescape.engine.config import rows as setting_rows
 from goescape.engine.diffs import colour, display_path, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError, PackageLoadError
+from goescape.engine.facts import Classified
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
 from goescape.engine.git import (
     GROUPINGS,
@@ -41,12 +42,14 @@ from goescape.engine.git import (
     repository_top,
 )
 from goescape.engine.guard import guards
+from goescape.engine.modules import Module, find_modules
 from goescape.engine.oracle import cache_dir
 from goescape.engine.overlay import write_overlay
 from goescape.engine.parsing import use_overlay
 from goescape.engine.profiles import Profile, load_profile, rank
 from goescape.engine.results import Result, Verified
 from goescape.engine.runner import (
+    Outcome,
     Session,
     bench,
     classify_session,
@@ -104,6 +107,8 @@ def _configured(fn: F) -> F:
     def run(**kwargs: Any) -> Any:
         ctx = click.get_current_context()
         cwd = Path(kwargs.get("directory", ".")).resolve()
+        if not cwd.is_dir():
+            raise GoescapeError("no such directory", path=cwd, hint="give -C an existing folder")
         # The module the patterns name (`goescape scan m/...` from outside m reads m's file); what
         # is wrong with the patterns the command itself says.
         with contextlib.suppress(GoescapeError):
@@ -262,6 +267,11 @@ def _profiled(fn: F) -> F:
 @_common
 @_profiled
 @click.option("--include-generated", is_flag=True, help="Also report generated files, vendor/ and testdata/.")
+@click.option(
+    "--all-modules",
+    is_flag=True,
+    help="Every module below -C DIR and in its go.work, each compiled in its own module; reports group by module.",
+)
 @_formatted
 @_excluding
 @_configured
@@ -275,6 +285,7 @@ def scan_cmd(
     include_generated: bool,
     profile_path: str | None,
     min_share: float,
+    all_modules: bool,
     format_specs: tuple[str, ...],
     exclude: tuple[str, ...],
 ) -> None:
@@ -285,30 +296,86 @@ def scan_cmd(
         goescape scan ./...
         goescape scan --json -C examples ./... > escapes.json
         goescape scan ./... --format sarif=escapes.sarif --format text
+        goescape scan --all-modules
     """
     cwd = Path(directory).resolve()
     destinations = _destinations(format_specs, as_json, cwd)
-    tc = _toolchain(go, overlay, pgo, cwd)
-    session = load(tc, patterns or ("./...",), cwd, include_generated=include_generated)
-    proposals = propose(session, _select(()), Options(), check_gofmt=False)
-    items = [i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, exclude)]
-    shares: dict[int, float] | None = None
-    if profile_path:
-        profile = load_profile(tc, (cwd / profile_path).resolve())
-        shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
-        items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= min_share]
-    profile_name = _pgo_text(tc, session.cwd)
-    compiled_with = tc.version + (f" -pgo={profile_name}" if profile_name else "")
+    places: list[tuple[Module | None, Path, tuple[str, ...]]]
+    if all_modules:
+        _no_patterns(patterns)
+        modules = find_modules(find_toolchain(go), cwd)
+        places = [(m, m.root, ("./...",)) for m in modules]
+    else:
+        places = [(None, cwd, patterns or ("./...",))]
+    pgo_path = str((cwd / pgo).resolve()) if pgo else None
+    scans: list[tuple[Module | None, Scan]] = []
+    for module, where, wanted in places:
+        tc = _toolchain(go, overlay, pgo_path, where)
+        session = load(tc, wanted, where, include_generated=include_generated)
+        proposals = propose(session, _select(()), Options(), check_gofmt=False)
+        items = [i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, exclude)]
+        shares: dict[int, float] | None = None
+        if profile_path:
+            profile = load_profile(tc, (cwd / profile_path).resolve())
+            shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
+            items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= min_share]
+        profile_name = _pgo_text(tc, session.cwd)
+        scans.append((module, Scan(tc.version, items, shares, profile_name)))
+    version, first_pgo = scans[0][1].go_version, scans[0][1].pgo
+
+    def payload() -> object:
+        if not all_modules:
+            one = scans[0][1]
+            return report.scan_json(one.items, cwd, one.go_version, one.shares, one.pgo)
+        return {
+            "version": report.JSON_VERSION,
+            "command": "scan",
+            "go_version": version,
+            "modules": [
+                {
+                    "module": m.path,
+                    "folder": m.relative(cwd),
+                    **report.scan_json(one.items, cwd, version, one.shares, one.pgo),
+                }
+                for m, one in scans
+                if m is not None
+            ],
+        }
+
+    def tables(console: Console) -> None:
+        for module, one in scans:
+            if module is not None:
+                console.print(f"module {module.path} ({module.relative(cwd)})", markup=False, highlight=False)
+            compiled_with = one.go_version + (f" -pgo={one.pgo}" if one.pgo else "")
+            report.scan_tables(console, one.items, cwd, compiled_with, one.shares)
 
     _deliver(
         destinations,
         cwd,
-        tc.version,
-        profile_name,
-        payload=lambda: report.scan_json(items, cwd, tc.version, shares, profile_name),
-        findings=lambda: formats.scan_findings(items),
-        text=lambda: _captured(lambda console: report.scan_tables(console, items, cwd, compiled_with, shares)),
+        version,
+        first_pgo,
+        payload=payload,
+        findings=lambda: [f for _, one in scans for f in formats.scan_findings(one.items)],
+        text=lambda: _captured(tables),
     )
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What `scan` found in one module (or in the patterns given)."""
+
+    go_version: str
+    items: list[Classified]
+    shares: dict[int, float] | None
+    pgo: str
+
+
+def _no_patterns(patterns: Sequence[str]) -> None:
+    if patterns:
+        raise GoescapeError(
+            f"--all-modules covers ./... of every module, so it takes no patterns (got {' '.join(patterns)})",
+            hint="leave the patterns out, or drop --all-modules and run inside one module",
+        )
 
 
 @cli.command("check")
@@ -494,6 +561,11 @@ def _with_fix(finding: formats.Finding, verdict: gate.Verdict, go_version: str) 
 @click.option("--allow-overcap", is_flag=True, help="prealloc: also conditional appends (may over-allocate).")
 @click.option("--interactive", "-i", is_flag=True, help="Review each verified rewrite; the accepted ones are written.")
 @click.option(
+    "--all-modules",
+    is_flag=True,
+    help="Every module below -C DIR and in its go.work, each verified in its own module; reports group by module.",
+)
+@click.option(
     "--branch", "branch_name", metavar="NAME", help="Commit the rewrites on a new branch; the checkout is untouched."
 )
 @click.option(
@@ -548,6 +620,7 @@ def fix_cmd(
     bench_regex: str | None,
     bench_count: int,
     interactive: bool,
+    all_modules: bool,
     branch_name: str | None,
     commit_per: str,
     force: bool,
@@ -591,32 +664,71 @@ def fix_cmd(
     cwd = Path(directory).resolve()
     codemods = _select(codemod_names)
     err = _console(stderr=True)
-    session = load(tc, patterns or ("./...",), cwd)
+    places: list[tuple[Module | None, Path, tuple[str, ...]]]
+    if all_modules:
+        _no_patterns(patterns)
+        together = [
+            f
+            for f, on in (
+                ("--interactive", interactive),
+                ("--guard", guard),
+                ("--branch", branch_name),
+                ("--pr", pr),
+                ("--bench", bench_regex),
+            )
+            if on
+        ]
+        if together:
+            raise GoescapeError(
+                f"{together[0]} does not work with --all-modules yet",
+                hint="run it inside each module (-C DIR), or drop --all-modules",
+            )
+        places = [(m, m.root, ("./...",)) for m in find_modules(tc, cwd)]
+    else:
+        places = [(None, cwd, patterns or ("./...",))]
+    pgo_path = str((cwd / pgo).resolve()) if pgo else None
     extra = {"allow_overcap": "true"} if allow_overcap else {}
     options = Options(size_limit=size_limit, allow_api_change=allow_api_change, extra=extra)
-    proposals = [
-        _left_out(p, exclude) if excluded(p.path, session.cwd, exclude) else p
-        for p in propose(session, codemods, options)
-    ]
-    proposals = gate.honoured(proposals, gate.directives({p.path for p in proposals}))
-    shares: dict[int, float] | None = None
-    if profile_path:
-        # Rank before verifying: what --min-share drops is never compiled, tested or measured.
-        proposals, shares = rank(proposals, load_profile(tc, (cwd / profile_path).resolve()), min_share / 100)
-    with err.status("verifying", spinner="dots") as status:
-        if not all_patterns:
-            rows = calibrate(tc, codemods, progress=lambda msg: status.update(msg))
-            proposals = drop_unprofitable(proposals, unprofitable(rows))
-        test_flags = ("-short",) if short else ()
-        outcome = verify(
-            session, proposals, level, progress=lambda msg: status.update(msg), measure=measure, test_flags=test_flags
-        )
+    test_flags = ("-short",) if short else ()
+    runs: list[FixRun] = []
+    for module, where, wanted in places:
+        here = tc if module is None else _toolchain(go, overlay, pgo_path, where)
+        if module is not None:
+            err.print(f"module {module.path} ({module.relative(cwd)})", markup=False, highlight=False)
+        session = load(here, wanted, where)
+        proposals = [
+            _left_out(p, exclude) if excluded(p.path, session.cwd, exclude) else p
+            for p in propose(session, codemods, options)
+        ]
+        proposals = gate.honoured(proposals, gate.directives({p.path for p in proposals}))
+        shares: dict[int, float] | None = None
+        if profile_path:
+            # Rank before verifying: what --min-share drops is never compiled, tested or measured.
+            profile = load_profile(here, (cwd / profile_path).resolve())
+            proposals, shares = rank(proposals, profile, min_share / 100)
+        with err.status("verifying", spinner="dots") as status:
+            if not all_patterns:
+                rows = calibrate(here, codemods, progress=lambda msg: status.update(msg))
+                proposals = drop_unprofitable(proposals, unprofitable(rows))
+            outcome = verify(
+                session,
+                proposals,
+                level,
+                progress=lambda msg: status.update(msg),
+                measure=measure,
+                test_flags=test_flags,
+            )
+        runs.append(FixRun(module, session, outcome, outcome.results, shares, _pgo_text(here, session.cwd)))
+    session, outcome, shares = runs[0].session, runs[0].outcome, runs[0].shares
     results = outcome.results
     if interactive:
         accepted = _review(session, results, level, measure, cwd, test_flags)
         results = tuple(r for r in results if not isinstance(r, Verified)) + accepted
+        runs[0] = replace(runs[0], results=results)
         write = not (branch_name or pr)  # what the user accepted is what they asked to have written
-    changes = final_contents(session, results)
+    changes: dict[Path, tuple[bytes, bytes]] = {}
+    for run in runs:
+        changes.update(final_contents(run.session, run.results))
     guard_files: dict[Path, bytes] = {}
     if guard and changes:
         with err.status("writing guard tests", spinner="dots"):
@@ -641,30 +753,39 @@ def fix_cmd(
     if bench_regex:
         with err.status(f"benchmarking {bench_regex} ×{bench_count} before and after", spinner="dots"):
             benchmarks = bench(session, results, bench_regex, bench_count, changes)
-    verified_results = [r for r in results if isinstance(r, Verified)]
-    fixcache.remember(
-        cache_dir() / "fixes",
-        verified_results,
-        lambda p: final_contents(session, [r for r in verified_results if r.proposal == p]),
-        tc.version,
-    )
-    profile_name = _pgo_text(tc, session.cwd)
-    compiled_with = tc.version + (f" -pgo={profile_name}" if profile_name else "")
+    for run in runs:
+        fixcache.remember(cache_dir() / "fixes", run.verified(), run.contents, tc.version)
+    profile_name = runs[0].pgo
 
     def tables(console: Console) -> None:
-        report.fix_tables(console, outcome, cwd, compiled_with, level, shares)
+        for run in runs:
+            if run.module is not None:
+                console.print(f"module {run.module.path} ({run.module.relative(cwd)})", markup=False, highlight=False)
+            compiled_with = tc.version + (f" -pgo={run.pgo}" if run.pgo else "")
+            report.fix_tables(console, run.outcome, cwd, compiled_with, level, run.shares)
         if bench_regex:
             report.bench_table(console, benchmarks, bench_count)
 
-    def payload() -> dict[str, object]:
+    def summary(run: FixRun) -> dict[str, object]:
         return {
-            "version": report.JSON_VERSION,
-            "command": "fix",
-            "go_version": tc.version,
-            "pgo": profile_name or None,
+            "pgo": run.pgo or None,
+            "results": [report.result_json(r, cwd, run.shares) for r in run.results],
+            "escapes": {"before": len(run.outcome.before), "after": len(run.outcome.after)},
+        }
+
+    def payload() -> dict[str, object]:
+        head = {"version": report.JSON_VERSION, "command": "fix", "go_version": tc.version}
+        if all_modules:
+            grouped = [
+                {"module": r.module.path, "folder": r.module.relative(cwd), **summary(r)} for r in runs if r.module
+            ]
+            return head | {"verify": level, "modules": grouped, "diff": diff, "written": bool(write and changes)}
+        one = summary(runs[0])
+        return head | {
+            "pgo": one["pgo"],
             "verify": level,
-            "results": [report.result_json(r, cwd, shares) for r in results],
-            "escapes": {"before": len(outcome.before), "after": len(outcome.after)},
+            "results": one["results"],
+            "escapes": one["escapes"],
             "benchmarks": [report.change_json(c) for c in benchmarks],
             "diff": diff,
             "written": bool(write and changes),
@@ -677,9 +798,7 @@ def fix_cmd(
         tc.version,
         profile_name,
         payload=payload,
-        findings=lambda: formats.fix_findings(
-            results, lambda p: final_contents(session, [r for r in verified_results if r.proposal == p])
-        ),
+        findings=lambda: [f for run in runs for f in formats.fix_findings(run.results, run.contents)],
         text=lambda: (diff if not write else "") + _captured(tables),
     )
     if to_stdout_text:
@@ -694,9 +813,28 @@ def fix_cmd(
         write_all(changes)
         if to_stdout_text:
             err.print(f"wrote {len(changes)} file(s)")
-    verified = any(isinstance(r, Verified) for r in results)
+    verified = any(isinstance(r, Verified) for run in runs for r in run.results)
     if check and verified:
         raise SystemExit(1)
+
+
+@dataclass(frozen=True)
+class FixRun:
+    """What `fix` did in one module (or in the patterns given): its session, outcome and results."""
+
+    module: Module | None
+    session: Session
+    outcome: Outcome
+    results: tuple[Result, ...]
+    shares: dict[int, float] | None
+    pgo: str
+
+    def verified(self) -> list[Verified]:
+        return [r for r in self.results if isinstance(r, Verified)]
+
+    def contents(self, p: Proposal) -> dict[Path, tuple[bytes, bytes]]:
+        """The files as `p`'s verified rewrite alone leaves them (for the fix cache and SARIF fixes)."""
+        return final_contents(self.session, [r for r in self.verified() if r.proposal == p])
 
 
 def _left_out(p: Proposal | Skip, exclude: Sequence[str]) -> Skip:
@@ -875,7 +1013,10 @@ def config_cmd(args: tuple[str, ...]) -> None:
     args = tuple(rest)
     target = cli.commands[command]
     with target.make_context(command, list(args), parent=click.get_current_context()) as ctx:
-        settings = effective(ctx, load_config(Path(ctx.params.get("directory") or ".").resolve()))
+        folder = Path(ctx.params.get("directory") or ".").resolve()
+        if not folder.is_dir():
+            raise GoescapeError("no such directory", path=folder, hint="give -C an existing folder")
+        settings = effective(ctx, load_config(folder))
     out = _console()
     where = str(settings.config) if settings.config else "none (no goescape.toml beside go.mod)"
     out.print(f"goescape {command}: config file {where}", markup=False, highlight=False)

@@ -177,7 +177,7 @@ def _check(path: Path, key: str, value: object) -> object:
             f"unknown verify level {checked!r}", path=path, hint=f"expected one of: {', '.join(_levels())}"
         )
     if key == "format" and isinstance(checked, tuple):
-        for name in (spec.partition("=")[0] for spec in checked):
+        for name in (spec.partition("=")[0].strip().lower() for spec in checked):
             if name not in FORMATS:
                 raise GoescapeError(
                     f"unknown output format {name!r} in 'format'", path=path, hint=f"use one of {', '.join(FORMATS)}"

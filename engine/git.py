@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -83,19 +84,44 @@ def _git_or_empty(repo: gitpython.Repo, *args: str) -> str:
         return ""
 
 
+# Kept although `git rev-parse --local-env-vars` lists them: configuration given on the command line
+# or through GIT_CONFIG_COUNT (a CI's safe.directory) holds for every repository, as git's own
+# submodule commands keep it.
+_KEPT = frozenset({"GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"})
+
+
+@functools.cache
+def _local_env_vars() -> frozenset[str]:
+    """The variables that tie git to one repository (GIT_DIR, GIT_INDEX_FILE, ...), as git lists them."""
+    listed = subprocess.run(["git", "rev-parse", "--local-env-vars"], capture_output=True, text=True, check=False)
+    if listed.returncode != 0 or not listed.stdout.split():
+        raise GoescapeError("git rev-parse --local-env-vars failed", hint="check that git works on this machine")
+    return frozenset(listed.stdout.split()) - _KEPT
+
+
 def _apart(cwd: Path, *args: str) -> str:
-    """`git ARGS` in `cwd` without the variables that tie git to one repository (`git rev-parse
-    --local-env-vars`: GIT_DIR, GIT_INDEX_FILE, ...). A pre-commit hook runs with the user's
-    GIT_INDEX_FILE set; left in, a checkout in goescape's worktree would write the user's index.
+    """`git ARGS` in `cwd` without the variables that tie git to one repository. A pre-commit hook
+    runs with the user's GIT_INDEX_FILE set; left in, a checkout in goescape's worktree would
+    write the user's index.
 
     Errors: gitpython.GitCommandError with git's status and stderr.
     """
-    listed = subprocess.run(["git", "rev-parse", "--local-env-vars"], capture_output=True, text=True, check=False)
-    env = {k: v for k, v in os.environ.items() if k not in listed.stdout.split()} | {"GIT_OPTIONAL_LOCKS": "0"}
+    env = {k: v for k, v in os.environ.items() if k not in _local_env_vars()} | {"GIT_OPTIONAL_LOCKS": "0"}
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise gitpython.GitCommandError(["git", *args], done.returncode, done.stderr, done.stdout)
     return done.stdout.strip()
+
+
+@contextmanager
+def _apart_from_caller() -> Iterator[None]:
+    """os.environ without the variables that tie git to one repository while the block runs, so
+    GitPython's commands in a scratch worktree never reach a hook's GIT_INDEX_FILE (restored after)."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in _local_env_vars()}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _git_ok(repo: gitpython.Repo, *args: str) -> bool:
@@ -163,6 +189,23 @@ def create_branch(
 
     scratch = Path(tempfile.mkdtemp(prefix="goescape-branch-"))
     tree = scratch / "tree"
+    with _apart_from_caller():
+        return _commit_groups(repo, top, name, ref, base, old, groups, writes, scratch, tree, check)
+
+
+def _commit_groups(
+    repo: gitpython.Repo,
+    top: Path,
+    name: str,
+    ref: str,
+    base: str,
+    old: str,
+    groups: Sequence[CommitGroup],
+    writes: Sequence[Mapping[str, bytes]],
+    scratch: Path,
+    tree: Path,
+    check: Callable[[Path], list[str]] | None,
+) -> Branch:
     try:
         # Hooks off: a post-checkout or pre-commit hook of the user's must not run on goescape's scratch commits.
         repo.git(c=f"core.hooksPath={os.devnull}").worktree("add", "--detach", str(tree), base)

@@ -109,25 +109,30 @@ def _after(
 
 
 # The branch of mallocgc that sends small pointer-free allocations to the tiny allocator (Go 1.22
-# to 1.26 spell it `if noscan && size < maxTinySize {` or with more conditions after the size).
+# to 1.26 spell it `if noscan && size < maxTinySize {` or with more conditions after the size), and
+# the switch of the size-specialized allocators (GOEXPERIMENT=sizespecializedmalloc, Go 1.26 on),
+# whose generated functions pack tiny allocations too and never reach that branch.
 _TINY_BRANCH = re.compile(rb"(\n\t+if )((?:noscan && )?size < maxTinySize(?: && [^\n{|]*)? \{)")
+_SPECIALIZED = re.compile(rb"(\nconst sizeSpecializedMallocEnabled = )")
 
 
 def exact_runtime(tc: Toolchain) -> dict[Path, bytes]:
     """An overlay of the toolchain's runtime/malloc.go whose tiny allocator is off, or {} when the
-    branch is not found exactly once (another runtime: the profile then misses tiny allocations).
+    tiny branch is not found exactly once, or the size-specialized switch more than once (another
+    runtime: the profile then misses tiny allocations, and results say so).
 
     Only the profiled test runs use it; each side of a comparison runs the same runtime, and the
-    build cache keeps its packages after the first build (about 20 s on 2 cores, go1.26.8).
+    build cache keeps its packages after the first build (20 to 50 s on 2 cores, go1.26.8).
     """
     path = tc.goroot / "src" / "runtime" / "malloc.go"
     try:
         data = path.read_bytes()
     except OSError:
         return {}
-    if len(_TINY_BRANCH.findall(data)) != 1:
+    if len(_TINY_BRANCH.findall(data)) != 1 or len(_SPECIALIZED.findall(data)) > 1:
         return {}
-    return {path: _TINY_BRANCH.sub(rb"\1false && \2", data)}
+    data = _TINY_BRANCH.sub(rb"\1false && \2", data)
+    return {path: _SPECIALIZED.sub(rb"\1false && ", data)}
 
 
 # What a sync.Pool's New or a sync.Once makes is made once and reused, not made per call: the first
@@ -195,8 +200,13 @@ class Measurer:
             for p in reached:
                 counted = targets[p].after
                 if p in apart:
-                    own = self.render([p])[0]
-                    mine = self._profile(package, own)
+                    own, error = self.render([p])
+                    # Unrendered, the profile would be of the code as it is: "saves nothing" by mistake.
+                    mine = (
+                        f"{p.path.name}:{p.line} alone does not render: {error}"
+                        if error
+                        else self._profile(package, own)
+                    )
                     alone = {path: parse_bytes(path, data) for path, data in own.items()}
                     counted = _after(targets[p].named, self.sources, alone)
                 else:

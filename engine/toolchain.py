@@ -196,10 +196,13 @@ def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str
             raise PackageLoadError("no such directory", path=directory, hint="name a package directory or import path")
         root = _module_root(directory)
         if root is None:
+            below = (directory / "go.work").is_file() or any(directory.glob("*/go.mod"))
             raise NotInModule(
                 "not inside a Go module (no go.mod here or above)",
                 path=directory,
-                hint="run goescape from inside a module or pass -C DIR",
+                hint="it holds modules below it: --all-modules covers each in its own module, or -C names one"
+                if below
+                else "run goescape from inside a module or pass -C DIR",
             )
         roots.add(root)
         rel = os.path.relpath(directory, root)

@@ -248,3 +248,16 @@ def test_the_keys_name_parameters_of_the_real_fix_command() -> None:
     options = {"size_limit", "allow_api_change", "allow_overcap"}
     assert shared | options <= params
     assert shared | options <= set(KEYS.values())
+
+
+@pytest.mark.parametrize("command", [["scan"], ["fix"], ["check"], ["config"], ["config", "check"]])
+def test_a_missing_folder_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from goescape.engine.cli import main
+
+    missing = tmp_path / "nope"
+    assert main([*command, "-C", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"goescape: {missing}: no such directory (give -C an existing folder)\n"
+    assert not missing.exists()

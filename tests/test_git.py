@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -174,3 +175,16 @@ def test_refuses_files_outside_the_repository_files_with_uncommitted_edits_and_b
     assert git("worktree", "list", "--porcelain", cwd=repo).count("worktree ") == 1
     with pytest.raises(GoescapeError, match="not inside a git repository"):
         create_branch(tmp_path, "x", [group])
+
+
+def test_a_hook_s_index_variable_never_reaches_the_scratch_worktree(
+    fixed: tuple[Path, list[CommitGroup]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run from a git hook, goescape inherits GIT_INDEX_FILE: the scratch commits must not stage into it.
+    repo, groups = fixed
+    before = checkout_state(repo)
+    monkeypatch.setenv("GIT_INDEX_FILE", str(repo / ".git" / "index"))
+    branch = create_branch(repo, "hooked", groups[:1])
+    assert git("rev-parse", "hooked", cwd=repo).strip() == branch.head
+    assert checkout_state(repo) == before
+    assert os.environ["GIT_INDEX_FILE"] == str(repo / ".git" / "index"), "restored for the caller"
