@@ -502,6 +502,9 @@ def check_cmd(
         findings=lambda: found,
         text=lambda: formats.text(found, top) + report.check_summary(verdict, tc.version, profile_name) + "\n",
     )
+    if all(d.path is not None for d in destinations):
+        # Only files were asked for: a CI log still says in one line whether the gate passed.
+        print(report.check_summary(verdict, tc.version, profile_name), file=sys.stderr)
     if verdict.failed:
         raise SystemExit(1)
 
@@ -700,7 +703,8 @@ def fix_cmd(
             _left_out(p, exclude) if excluded(p.path, session.cwd, exclude) else p
             for p in propose(session, codemods, options)
         ]
-        proposals = gate.honoured(proposals, gate.directives({p.path for p in proposals}))
+        files = {p.path for p in proposals} | {t.path for p in proposals for t in p.targets if t.path.is_file()}
+        proposals = gate.honoured(proposals, gate.directives(files))
         shares: dict[int, float] | None = None
         if profile_path:
             # Rank before verifying: what --min-share drops is never compiled, tested or measured.

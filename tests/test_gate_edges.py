@@ -328,3 +328,16 @@ func Free(n int) string {
     assert kept["result"] == "skipped", kept
     assert "edge.go:6 says //goescape:ignore the log format is under review" in kept["reason"], kept
     assert "+\treturn strconv.Itoa(n)\n" in report["diff"] and report["diff"].count("strconv.Itoa") == 1
+
+
+def test_with_files_only_the_log_still_says_whether_the_gate_passed(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sarif = tmp_path / "gate.sarif"
+    assert main(["check", "-C", str(repo), "--base", "HEAD~1", "--format", f"sarif={sarif}"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and json.loads(sarif.read_text())["runs"][0]["results"]
+    assert err.startswith("goescape check FAILED: 1 new escape(s) against base HEAD~1") and err.count("\n") == 1
+    assert main(["check", "-C", str(repo), "--base", "HEAD~1", "--format", f"sarif={sarif}", "--format", "text"]) == 1
+    out, err = capsys.readouterr()
+    assert "goescape check FAILED" in out and err == "", "said once, where the text goes"
