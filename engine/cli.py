@@ -31,6 +31,7 @@ from goescape.engine.facts import Classified
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
 from goescape.engine.git import (
     GROUPINGS,
+    CommitGroup,
     base_worktree,
     create_branch,
     current_branch,
@@ -670,17 +671,7 @@ def fix_cmd(
     places: list[tuple[Module | None, Path, tuple[str, ...]]]
     if all_modules:
         _no_patterns(patterns)
-        together = [
-            f
-            for f, on in (
-                ("--interactive", interactive),
-                ("--guard", guard),
-                ("--branch", branch_name),
-                ("--pr", pr),
-                ("--bench", bench_regex),
-            )
-            if on
-        ]
+        together = [f for f, on in (("--interactive", interactive), ("--guard", guard), ("--bench", bench_regex)) if on]
         if together:
             raise GoescapeError(
                 f"{together[0]} does not work with --all-modules yet",
@@ -745,7 +736,8 @@ def fix_cmd(
         publication = Publication(
             branch_name or "goescape/fix", commit_per, force or pr, pr, forge, base_url, remote, base_branch, draft
         )
-        _publish(session, results, publication, labels, reviewers, dry_run, err, guard_files)
+        done = [(run.session, run.results) for run in runs]
+        _publish(done, cwd if all_modules else session.cwd, publication, labels, reviewers, dry_run, err, guard_files)
         write = False
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
     if write_overlay_dir:
@@ -878,8 +870,8 @@ def _reproduce() -> str:
 
 
 def _publish(
-    session: Session,
-    results: Sequence[Result],
+    runs: Sequence[tuple[Session, Sequence[Result]]],
+    top: Path,
     pub: Publication,
     labels: str,
     reviewers: str,
@@ -887,21 +879,29 @@ def _publish(
     err: Console,
     guard_files: Mapping[Path, bytes] | None = None,
 ) -> None:
-    verified = [r for r in results if isinstance(r, Verified)]
+    """One branch (and pull request) for the repository at `top`: each module's verified rewrites
+    as its own commits, checked in each module's context in the branch's tree."""
+    verified = [r for _, results in runs for r in results if isinstance(r, Verified)]
     if not verified:
         err.print("nothing verified: no branch made")
         return
+    session = runs[0][0]
     go_line = session.packages[0].go_line
-
-    def contents(proposals: Sequence[Proposal]) -> dict[Path, bytes]:
-        chosen = [r for r in verified if r.proposal in proposals]
-        return {path: new for path, (_, new) in final_contents(session, chosen).items()}
-
     command = _reproduce()
-    groups = group_results(verified, contents, pub.commit_per, session.tc.version, command)
+    groups: list[CommitGroup] = []
+    for here, results in runs:
+        mine = [r for r in results if isinstance(r, Verified)]
+
+        def contents(
+            proposals: Sequence[Proposal], here: Session = here, mine: list[Verified] = mine
+        ) -> dict[Path, bytes]:
+            chosen = [r for r in mine if r.proposal in proposals]
+            return {path: new for path, (_, new) in final_contents(here, chosen).items()}
+
+        if mine:
+            groups += group_results(mine, contents, pub.commit_per, session.tc.version, command)
     if guard_files:
         groups.append(guard_commit(guard_files, session.tc.version, command))
-    top = session.cwd
     body = pull_request_body(verified, session.tc.version, go_line, command, top)
     title = f"goescape: fewer heap allocations ({len(verified)} rewrites)"
     if dry_run:
@@ -916,25 +916,27 @@ def _publish(
             out.print(body, markup=False, highlight=False)
         return
     with err.status(f"building and testing branch {pub.branch}", spinner="dots"):
+        changed = [here for here, results in runs if any(isinstance(r, Verified) for r in results)]
+        checks = [go_check(here.tc, here.cwd, named=len(runs) > 1) for here in changed]
         branch = create_branch(
-            session.cwd, pub.branch, groups, force=pub.force, check=go_check(session.tc, session.cwd)
+            top, pub.branch, groups, force=pub.force, check=lambda tree: [c for check in checks for c in check(tree)]
         )
     err.print(
         f"branch {branch.name}: {len(branch.commits)} commit(s) on {branch.base[:12]}; passed: {', '.join(branch.checks)}"
     )
     if not pub.pr:
         return
-    url = remote_url(session.cwd, pub.remote)
+    url = remote_url(top, pub.remote)
     host, repo = parse_remote(url)
     kind = pub.forge or guess_kind(pub.base_url or host)
     token = os.environ.get(TOKENS[kind], "")
     forge_client = forge_for(kind, pub.base_url or host, repo, token)  # refuses a missing token before pushing
-    push(session.cwd, pub.remote, branch.name, url=authenticated(url, kind, token))
+    push(top, pub.remote, branch.name, url=authenticated(url, kind, token))
     spec = Spec(
         title,
         body,
         branch.name,
-        pub.base or current_branch(session.cwd),
+        pub.base or current_branch(top),
         pub.draft,
         tuple(x for x in labels.split(",") if x),
         tuple(x for x in reviewers.split(",") if x),

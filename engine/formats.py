@@ -159,10 +159,10 @@ def emit(destinations: Sequence[Destination], render: Callable[[str], str], stdo
         if d.path is None:
             (stdout or sys.stdout).write(content)
         else:
-            _write_atomic(d.path, content)
+            write_atomic(d.path, content)
 
 
-def _write_atomic(path: Path, content: str) -> None:
+def write_atomic(path: Path, content: str) -> None:
     """Write a temp file beside `path` and rename it over `path`: a reader sees the old file or the new one.
 
     A symlink is written through to its target; a pipe, a device or /dev/fd/N is written directly,

@@ -26,7 +26,7 @@ from pathlib import Path
 from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.errors import GoescapeError
 from goescape.engine.facts import Class, EscapeFact, classify
-from goescape.engine.formats import Finding, Level, fingerprint, kind_rule
+from goescape.engine.formats import Finding, Level, fingerprint, kind_rule, write_atomic
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, node_at, parse_file, walk
 
 BASELINE_VERSION = 1
@@ -260,13 +260,9 @@ def write_baseline(path: Path, escapes: Sequence[Escape], go_version: str, pgo: 
         {"package": k[0], "function": k[1], "kind": k[2], "expr": k[3], "count": n} for k, n in sorted(counts.items())
     ]
     payload = {"version": BASELINE_VERSION, "go_version": go_version, "pgo": pgo, "escapes": rows}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.goescape")
-        temp.write_text(json.dumps(payload, indent=1) + "\n")
-        temp.replace(path)
-    except OSError as exc:
-        raise GoescapeError(f"could not write the baseline ({exc.strerror})", path=path) from None
+    # As --format writes its files: atomically, and through a symlink, pipe or device (/dev/null)
+    # rather than renaming a plain file over it.
+    write_atomic(path, json.dumps(payload, indent=1) + "\n")
 
 
 def read_baseline(path: Path) -> Counter[Key]:

@@ -246,14 +246,17 @@ def _commit_groups(
         _git_ok(repo, "worktree", "prune")
 
 
-def go_check(tc: Toolchain, module_dir: Path, patterns: Sequence[str] = ("./...",)) -> Callable[[Path], list[str]]:
-    """A check for create_branch: go build, vet and test at `module_dir`'s place in the branch's tree."""
+def go_check(
+    tc: Toolchain, module_dir: Path, patterns: Sequence[str] = ("./...",), *, named: bool = False
+) -> Callable[[Path], list[str]]:
+    """A check for create_branch: go build, vet and test at `module_dir`'s place in the branch's tree
+    (`named`: each check says that folder, for a branch of several modules)."""
     rel = _relative(module_dir, _top(_repo(module_dir)))
 
     def run(tree: Path) -> list[str]:
         passed: list[str] = []
         for verb in ("build", "vet", "test"):
-            command = " ".join(["go", verb, *patterns])
+            command = " ".join(["go", verb, *patterns]) + (f" in {rel}" if named else "")
             out = tc.run([verb, *patterns], tree / rel)
             if out.returncode != 0:
                 lines = (ln.strip() for ln in (out.stderr + out.stdout).splitlines())

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -341,3 +343,22 @@ def test_with_files_only_the_log_still_says_whether_the_gate_passed(
     assert main(["check", "-C", str(repo), "--base", "HEAD~1", "--format", f"sarif={sarif}", "--format", "text"]) == 1
     out, err = capsys.readouterr()
     assert "goescape check FAILED" in out and err == "", "said once, where the text goes"
+
+
+def test_a_baseline_written_to_a_pipe_leaves_the_pipe_a_pipe(repo: Path, tmp_path: Path) -> None:
+    # `--write-baseline /dev/null` once renamed a plain file over the device; a FIFO stands in for it here.
+    fifo = tmp_path / "baseline.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    try:
+        assert main(["check", "-C", str(repo), "--write-baseline", str(fifo)]) == 0
+    finally:
+        if reader.is_alive():
+            with open(fifo, "w"):
+                pass  # unblock the reader if nothing was written
+        reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "still a pipe, not a plain file renamed over it"
+    assert json.loads(received[0])["version"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], "no temp file left"

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
+from tests.forge.gitea_server import GiteaServer
 
-from .conftest import go, write_tree
+from .conftest import checkout_state, commit_all, git, go, write_tree
+
+pytestmark = pytest.mark.usefixtures("quiet_git")
 
 
 def _module(name: str, function: str, fmt: str, want: str) -> dict[str, str]:
@@ -123,7 +127,47 @@ def test_all_modules_refuses_patterns_and_what_it_cannot_do_yet(
     write_tree(tmp_path, WORKSPACE)
     assert main(["scan", "-C", str(tmp_path), "--all-modules", "./a/..."]) == 2
     assert "takes no patterns" in capsys.readouterr().err
-    assert main(["fix", "-C", str(tmp_path), "--all-modules", "--branch", "goescape/x"]) == 2
+    assert main(["fix", "-C", str(tmp_path), "--all-modules", "--guard"]) == 2
     err = capsys.readouterr().err
-    assert "--branch does not work with --all-modules yet" in err and err.count("\n") == 1
+    assert "--guard does not work with --all-modules yet" in err and err.count("\n") == 1
     assert main(["scan", "-C", str(tmp_path / "a" / "missing"), "--all-modules"]) == 2
+
+
+def test_all_modules_makes_one_pull_request_with_each_module_s_commits(
+    tmp_path: Path, toolchain: Toolchain, gitea: GiteaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "ws"
+    write_tree(repo, WORKSPACE)
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit_all(repo, "a workspace of two modules")
+    gitea.api("POST", "/user/repos", {"name": "ws", "default_branch": "main"})
+    git("remote", "add", "origin", gitea.clone_url(gitea.username, "ws", auth=False), cwd=repo)
+    subprocess.run(["git", "push", "-q", gitea.clone_url(gitea.username, "ws"), "main"], cwd=repo, check=True)
+    gitea.wait_for_branch(gitea.username, "ws", "main")
+    before = checkout_state(repo)
+    argv = [
+        "fix",
+        "-C",
+        str(repo),
+        "--all-modules",
+        "--codemod",
+        "sprint",
+        "--all-patterns",
+        "--pr",
+        "--forge",
+        "gitea",
+    ]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GITEA_TOKEN", gitea.token)
+        assert main([*argv, "--base-url", gitea.base_url.rstrip("/")]) == 0
+    err = capsys.readouterr().err
+    # Built, vetted and tested in each module's folder of the branch's tree.
+    assert "passed: go build ./... in a, go vet ./... in a, go test ./... in a, go build ./... in b" in err, err
+    assert checkout_state(repo) == before
+    commits = git("log", "--format=%s", "--name-only", "main..goescape/fix", cwd=repo)
+    assert "a/a.go" in commits and "b/b.go" in commits
+    for message in git("log", "--format=%H", "main..goescape/fix", cwd=repo).split():
+        touched = git("show", "--format=", "--name-only", message, cwd=repo).split()
+        assert len({name.split("/")[0] for name in touched}) == 1, "a commit stays within one module"
+    pulls = gitea.api("GET", f"/repos/{gitea.username}/ws/pulls?state=all")
+    assert len(pulls) == 1 and "Label" in pulls[0]["body"] and "Key" in pulls[0]["body"], pulls
