@@ -260,7 +260,8 @@ def test_a_guard_keeps_its_runners_build_constraints(
     assert not guard.exists() and "words_linux_test.go, built only for linux" in err, err
     env = {**os.environ, "GOOS": "darwin", "GOARCH": "arm64", "CGO_ENABLED": "0"}
     built = subprocess.run(
-        [str(toolchain.go), "test", "-c", "-o", os.devnull, "./words"],
+        # Not `-o /dev/null`: go test -c renames its binary over the -o path, and /dev/null became a file.
+        [str(toolchain.go), "test", "-c", "-o", str(tmp_path / "words.test"), "./words"],
         cwd=root,
         env=env,
         capture_output=True,
