@@ -50,9 +50,13 @@ class _Target:
     """Where a proposal's allocations are counted: its rewritten functions' line spans, before and after."""
 
     lines: dict[Path, set[int]]  # the rewritten lines of each file, before
-    before: tuple[tuple[str, int, int], ...]  # (file, first line, last line) of each rewritten function
+    named: tuple[tuple[str, int, int, str], ...]  # (file, first line, last line, name) of each rewritten function
     after: tuple[tuple[str, int, int], ...]  # the same functions in the batch's rendering
-    named: tuple[tuple[str, int, int, str], ...] = ()  # before, with each function's name
+
+    @property
+    def before(self) -> tuple[tuple[str, int, int], ...]:
+        """(file, first line, last line) of each rewritten function, before."""
+        return tuple(s[:3] for s in self.named)
 
 
 def _spans(src: SourceFile, offsets: Sequence[int]) -> list[tuple[str, int, int, str]]:
@@ -80,7 +84,7 @@ def _target(p: Proposal, sources: Mapping[Path, SourceFile], rendered: Mapping[P
         starts = [start for at, start in p.touched() if at == path and _in_body(src, start)]
         lines[path] = {src.line_of(s) for s in starts}
         before += _spans(src, starts)
-    return _Target(lines, tuple(s[:3] for s in before), _after(before, sources, rendered), tuple(before))
+    return _Target(lines, tuple(before), _after(before, sources, rendered))
 
 
 def _after(
