@@ -21,6 +21,7 @@ from rich.table import Table
 
 from goescape.engine import STOPPED, __version__, fixcache, formats, gate, report
 from goescape.engine.calibration import calibrate, unprofitable
+from goescape.engine.campaign_cli import campaign_group
 from goescape.engine.codemod import Codemod, Options, Proposal, Skip, load_codemods
 from goescape.engine.config import effective, excluded, load_config
 from goescape.engine.config import rows as setting_rows
@@ -702,7 +703,7 @@ def fix_cmd(
             profile = load_profile(here, (cwd / profile_path).resolve())
             proposals, shares = rank(proposals, profile, min_share / 100)
         with err.status("verifying", spinner="dots") as status:
-            if not all_patterns:
+            if not all_patterns and any(isinstance(p, Proposal) for p in proposals):
                 rows = calibrate(here, codemods, progress=lambda msg: status.update(msg))
                 proposals = drop_unprofitable(proposals, unprofitable(rows))
             outcome = verify(
@@ -722,6 +723,7 @@ def fix_cmd(
         runs[0] = replace(runs[0], results=results)
         write = not (branch_name or pr)  # what the user accepted is what they asked to have written
     changes: dict[Path, tuple[bytes, bytes]] = {}
+    made: dict[str, object] | None = None
     for run in runs:
         changes.update(final_contents(run.session, run.results))
     guard_files: dict[Path, bytes] = {}
@@ -737,7 +739,9 @@ def fix_cmd(
             branch_name or "goescape/fix", commit_per, force or pr, pr, forge, base_url, remote, base_branch, draft
         )
         done = [(run.session, run.results) for run in runs]
-        _publish(done, cwd if all_modules else session.cwd, publication, labels, reviewers, dry_run, err, guard_files)
+        made = _publish(
+            done, cwd if all_modules else session.cwd, publication, labels, reviewers, dry_run, err, guard_files
+        )
         write = False
     diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
     if write_overlay_dir:
@@ -771,6 +775,8 @@ def fix_cmd(
 
     def payload() -> dict[str, object]:
         head = {"version": report.JSON_VERSION, "command": "fix", "go_version": tc.version}
+        if made:
+            head |= {"branch": made}
         if all_modules:
             grouped = [
                 {"module": r.module.path, "folder": r.module.relative(cwd), **summary(r)} for r in runs if r.module
@@ -878,13 +884,17 @@ def _publish(
     dry_run: bool,
     err: Console,
     guard_files: Mapping[Path, bytes] | None = None,
-) -> None:
+) -> dict[str, object] | None:
     """One branch (and pull request) for the repository at `top`: each module's verified rewrites
-    as its own commits, checked in each module's context in the branch's tree."""
+    as its own commits, checked in each module's context in the branch's tree.
+
+    Returns what was made, for the JSON report (a campaign publishes from it): the branch's name,
+    commits, checks, and the pull request's title, body and URL; None when nothing was made.
+    """
     verified = [r for _, results in runs for r in results if isinstance(r, Verified)]
     if not verified:
         err.print("nothing verified: no branch made")
-        return
+        return None
     session = runs[0][0]
     go_line = session.packages[0].go_line
     command = _reproduce()
@@ -914,7 +924,7 @@ def _publish(
             out.rule("pull request")
             out.print(title, markup=False)
             out.print(body, markup=False, highlight=False)
-        return
+        return None
     with err.status(f"building and testing branch {pub.branch}", spinner="dots"):
         changed = [here for here, results in runs if any(isinstance(r, Verified) for r in results)]
         checks = [go_check(here.tc, here.cwd, named=len(runs) > 1) for here in changed]
@@ -924,8 +934,17 @@ def _publish(
     err.print(
         f"branch {branch.name}: {len(branch.commits)} commit(s) on {branch.base[:12]}; passed: {', '.join(branch.checks)}"
     )
+    made: dict[str, object] = {
+        "name": branch.name,
+        "base": branch.base,
+        "commits": len(branch.commits),
+        "checks": list(branch.checks),
+        "title": title,
+        "body": body,
+        "pull_request": None,
+    }
     if not pub.pr:
-        return
+        return made
     url = remote_url(top, pub.remote)
     host, repo = parse_remote(url)
     kind = pub.forge or guess_kind(pub.base_url or host)
@@ -945,6 +964,7 @@ def _publish(
         published = forge_client.publish(spec)
     verb = "opened" if published.created else "updated"
     err.print(f"{verb} pull request #{published.number} {published.url}")
+    return made | {"pull_request": {"number": published.number, "url": published.url, "created": published.created}}
 
 
 def _review(
@@ -1070,6 +1090,9 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
         click.echo(json.dumps({"go_version": version, "codemods": listed}, indent=2))
         return
     report.list_table(_console(), codemods, rows, off, version)
+
+
+cli.add_command(campaign_group)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,14 @@ class PullRequest:
 class Forge(Protocol):
     def publish(self, spec: Spec) -> PullRequest: ...
 
+    def close(self, number: int) -> bool:
+        """Close pull request `number`; False when it was no longer open."""
+        ...
+
+    def repositories(self, org: str) -> list[str]:
+        """The clone URLs (HTTPS) of the organisation's or group's repositories, archived ones left out."""
+        ...
+
 
 def parse_remote(url: str) -> tuple[str, str]:
     """(host URL, "owner/repo") from a git remote URL: https://h/o/r.git, git@h:o/r.git, ssh://..."""
@@ -154,6 +162,22 @@ class Gitea:
             )
         return PullRequest(number, str(pr.get("html_url", "")), created)
 
+    def close(self, number: int) -> bool:
+        pr = self._call("GET", f"/repos/{self.repo}/pulls/{number}")
+        if pr.get("state") != "open":
+            return False
+        self._call("PATCH", f"/repos/{self.repo}/pulls/{number}", {"state": "closed"})
+        return True
+
+    def repositories(self, org: str) -> list[str]:
+        urls: list[str] = []
+        for page in range(1, 1000):
+            found = self._call("GET", f"/orgs/{urllib.parse.quote(org)}/repos?limit=50&page={page}") or []
+            urls += [str(r["clone_url"]) for r in found if not r.get("archived")]
+            if len(found) < 50:
+                break
+        return urls
+
 
 def _retry_after(header: str | None, attempt: int) -> float:
     if header and header.strip().isdigit():
@@ -170,7 +194,7 @@ class GitHub:
     repo: str
     token: str
 
-    def publish(self, spec: Spec) -> PullRequest:
+    def _client(self) -> Any:
         try:
             import github
             from urllib3.util.retry import Retry
@@ -184,7 +208,34 @@ class GitHub:
             allowed_methods=None,
             respect_retry_after_header=True,
         )
-        client = github.Github(auth=github.Auth.Token(self.token), base_url=self.base_url, retry=retry)
+        return github.Github(auth=github.Auth.Token(self.token), base_url=self.base_url, retry=retry)
+
+    def close(self, number: int) -> bool:
+        import github
+
+        try:
+            pr = self._client().get_repo(self.repo).get_pull(number)
+            if pr.state != "open":
+                return False
+            pr.edit(state="closed")
+            return True
+        except github.GithubException as exc:
+            raise ForgeError(f"GitHub failed to close #{number} ({exc.status})") from exc
+
+    def repositories(self, org: str) -> list[str]:
+        import github
+
+        try:
+            return [r.clone_url for r in self._client().get_organization(org).get_repos() if not r.archived]
+        except github.GithubException as exc:
+            raise ForgeError(
+                f"GitHub cannot list {org} ({exc.status})", hint="check the name and GITHUB_TOKEN"
+            ) from exc
+
+    def publish(self, spec: Spec) -> PullRequest:
+        client = self._client()
+        import github
+
         try:
             repo = client.get_repo(self.repo)
             owner = self.repo.split("/", 1)[0]
@@ -218,12 +269,42 @@ class GitLab:
     repo: str  # group/project
     token: str
 
-    def publish(self, spec: Spec) -> PullRequest:
+    def _client(self) -> Any:
         try:
             import gitlab
         except ImportError as exc:
             raise ForgeError("python-gitlab is not installed", hint="pip install 'goescape[forges]'") from exc
-        client = gitlab.Gitlab(self.base_url, private_token=self.token, retry_transient_errors=True, timeout=30)
+        return gitlab.Gitlab(self.base_url, private_token=self.token, retry_transient_errors=True, timeout=30)
+
+    def close(self, number: int) -> bool:
+        import gitlab
+
+        try:
+            mr = self._client().projects.get(self.repo).mergerequests.get(number)
+            if mr.state != "opened":
+                return False
+            mr.state_event = "close"
+            mr.save()
+            return True
+        except gitlab.exceptions.GitlabError as exc:
+            raise ForgeError(f"GitLab failed to close !{number} ({exc.response_code})") from exc
+
+    def repositories(self, org: str) -> list[str]:
+        import gitlab
+
+        try:
+            group = self._client().groups.get(org)
+            found = group.projects.list(include_subgroups=True, archived=False, get_all=True)
+            return [str(p.http_url_to_repo) for p in found]
+        except gitlab.exceptions.GitlabError as exc:
+            raise ForgeError(
+                f"GitLab cannot list {org} ({exc.response_code})", hint="check the group and GITLAB_TOKEN"
+            ) from exc
+
+    def publish(self, spec: Spec) -> PullRequest:
+        client = self._client()
+        import gitlab
+
         try:
             project = client.projects.get(self.repo)
             found = project.mergerequests.list(state="opened", source_branch=spec.head, get_all=True)

@@ -501,3 +501,53 @@ def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> N
         shutil.rmtree(tree, ignore_errors=True)
         # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
         _apart(_top(repo), *no_hooks, "worktree", "add", "--detach", "--force", "--quiet", str(tree), commit)
+
+
+# --- Campaigns: shallow clones of other people's repositories ------------------------------
+
+
+def _first_line(exc: gitpython.GitCommandError, url: str) -> str:
+    text = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git failed")
+    return text.replace(url, "<url>") if "@" in url else text
+
+
+def shallow_clone(url: str, ref: str | None, dest: Path) -> str:
+    """Clone `url` at `ref` (a branch, a tag or a commit; the remote's HEAD when None) into `dest`
+    with depth 1, and return the commit checked out (40 hex digits).
+
+    `dest` must not exist; on failure nothing is left there. Errors: GoescapeError with git's words.
+    """
+    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
+        url = Path(url).resolve().as_uri()  # git makes no shallow clone of a plain local path
+    try:
+        try:
+            flags: list[str] = ["--depth=1", "--no-tags"] + ([f"--branch={ref}"] if ref else [])
+            repo = gitpython.Repo.clone_from(url, dest, multi_options=flags)
+        except gitpython.GitCommandError:
+            if not ref:
+                raise
+            # A commit is no branch or tag: fetch that one commit (servers allow reachable ones).
+            shutil.rmtree(dest, ignore_errors=True)
+            repo = gitpython.Repo.init(dest)
+            repo.create_remote("origin", url)
+            repo.git.fetch("--depth", "1", "--no-tags", "origin", ref)
+            repo.git.checkout("--detach", "FETCH_HEAD")
+        return str(repo.head.commit.hexsha)
+    except gitpython.GitCommandError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise GoescapeError(f"cannot clone {ref or 'HEAD'}: {_first_line(exc, url)}", path=url) from exc
+
+
+def target_branch(url: str, ref: str | None) -> str | None:
+    """The branch a pull request for `url` at `ref` targets: `ref` when it names a branch of the
+    remote, else the remote's default branch (`git ls-remote --symref`); None when it has none."""
+    git = gitpython.Git()
+    try:
+        if ref and str(git.ls_remote("--heads", url, f"refs/heads/{ref}")).strip():
+            return ref
+        for line in str(git.ls_remote("--symref", url, "HEAD")).splitlines():
+            if line.startswith("ref: refs/heads/"):
+                return line.split()[1].removeprefix("refs/heads/")
+    except gitpython.GitCommandError as exc:
+        raise GoescapeError(f"cannot list the branches: {_first_line(exc, url)}", path=url) from exc
+    return None
