@@ -8,6 +8,7 @@ vet, test; no figures), measure (allocation figures and the branch, on `bench` w
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import fcntl
@@ -25,8 +26,8 @@ from typing import Any
 from goescape.engine.errors import GoescapeError
 from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote
 from goescape.engine.git import push
-from goescape.engine.ledger import FINISHED, Ledger, Repository, Stage, Status
-from goescape.engine.workers import RETRIES, Job, Outcome, Pool
+from goescape.engine.ledger import Ledger, Repository, Stage, Status
+from goescape.engine.workers import RETRIES, Job, Outcome, Pool, stop_leftovers
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ def read_spec(path: Path) -> list[Entry]:
         if len(words) > 2:
             raise GoescapeError(f"expected `URL [REF]`, found {len(words)} words", path=where)
         url = words[0]
+        if "://" in url and "@" in urllib.parse.urlparse(url).netloc:
+            raise GoescapeError(
+                "a URL with credentials in it would be stored in the ledger and shown in reports",
+                path=where,
+                hint="drop them: tokens come from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN, or git's credential helper",
+            )
+        if len(words) == 2 and words[1].startswith("-"):
+            raise GoescapeError(f"{words[1]} is no ref", path=where)
         if not _is_url(url):
             local = (path.parent / url).resolve()
             if not (local / ".git").exists():
@@ -169,15 +178,18 @@ def verified_codemods(report: dict[str, Any] | None) -> tuple[str, ...]:
 
 
 class Coordinator:
-    """Runs a campaign folder's queued work on a pool, recording each stage's end in the ledger."""
+    """Hands a campaign folder's queued stages to a pool, at most `pool.slots` at once, and records
+    each stage's end in the ledger; publishes the pull requests itself."""
 
     def __init__(self, folder: Path, ledger: Ledger, settings: Settings, pool: Pool, say: Callable[[str], None]):
         self.folder, self.ledger, self.settings, self.pool, self.say = folder, ledger, settings, pool, say
+        self.waiting: collections.deque[str] = collections.deque()
         self.inflight: dict[concurrent.futures.Future[Outcome], Job] = {}
         self.finished = 0
 
     def job(self, repo: Repository) -> Job:
         reports = repo.report or {}
+        forge = self.settings.forge_of(repo.url)[0] if repo.url.startswith(("http://", "https://")) else None
         return Job(
             repo.name,
             repo.url,
@@ -187,87 +199,114 @@ class Coordinator:
             self.settings.fix_args,
             self.settings.branch,
             self.settings.gocache,
+            forge,
             verified_codemods(reports.get("verify")),
-            repo.commit,
+            repo.clone,
         )
 
-    def launch(self, repo: Repository) -> None:
-        if repo.stage is Stage.PUBLISH:
-            self.publish(repo)
-            return
-        job = self.job(repo)
-        self.ledger.update(repo.name, status=Status.RUNNING, attempts=repo.attempts + 1)
-        self.inflight[self.pool.submit(job)] = job
+    def fill(self) -> None:
+        while self.waiting and len(self.inflight) < self.pool.slots:
+            repo = self.ledger.get(self.waiting.popleft())
+            if repo.stage is Stage.PUBLISH:
+                self.publish(repo)
+                continue
+            job = self.job(repo)
+            try:
+                future = self.pool.submit(job)
+            except Exception as exc:
+                if not self.pool.broken(exc):
+                    raise
+                self.waiting.appendleft(repo.name)
+                self.after_worker_death([])
+                continue
+            self.ledger.update(repo.name, status=Status.RUNNING)
+            self.inflight[future] = job
 
     def run(self, todo: Sequence[Repository]) -> None:
-        for repo in todo:
-            self.launch(repo)
+        self.waiting.extend(r.name for r in todo)
+        self.fill()
         while self.inflight:
             done, _ = concurrent.futures.wait(self.inflight, return_when=concurrent.futures.FIRST_COMPLETED)
-            died: list[Job] = []
-            for future in done:
-                job = self.inflight.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:
-                    if self.pool.broken(exc):
-                        died.append(job)
-                    else:
-                        self.end(job.name, Status.FAILED, reason=f"the {job.stage.value} task failed: {exc}")
-                    continue
-                self.record(outcome)
+            died = [job for future in done if (job := self.collect(future)) is not None]
             if died:
                 self.after_worker_death(died)
+            self.publish_held()
+            self.fill()
+
+    def collect(self, future: concurrent.futures.Future[Outcome]) -> Job | None:
+        """Record a finished future's outcome; its job when a local worker died running it."""
+        job = self.inflight.pop(future)
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            if self.pool.broken(exc):
+                return job
+            self.end(job.name, Status.FAILED, reason=f"{job.stage.value}: the task failed: {type(exc).__name__}: {exc}")
+            return None
+        self.record(outcome)
+        return None
 
     def after_worker_death(self, died: list[Job]) -> None:
-        """A local worker died: the pool is broken, so every stage in flight is started again."""
+        """A local worker died and broke the pool: what already ended is kept, the stages in
+        flight start again on a new pool, each stage at most RETRIES times."""
         concurrent.futures.wait(self.inflight)
-        died += list(self.inflight.values())
-        self.inflight.clear()
+        died += [job for future in list(self.inflight) if (job := self.collect(future)) is not None]
         self.pool.restart()
         for job in died:
-            repo = self.ledger.get(job.name)
-            if repo.attempts >= RETRIES:
-                self.end(job.name, Status.FAILED, reason=f"its worker died in {job.stage.value} {repo.attempts} times")
-            else:
-                self.say(f"{job.name}: a worker died; {job.stage.value} starts again")
-                self.launch(repo)
+            deaths = self.ledger.get(job.name).deaths + 1
+            if deaths > RETRIES:
+                self.end(job.name, Status.FAILED, reason=f"{job.stage.value}: its worker died {deaths} times")
+                continue
+            self.ledger.update(job.name, status=Status.QUEUED, deaths=deaths)
+            self.say(f"{job.name}: a worker died; {job.stage.value} starts again")
+            self.waiting.appendleft(job.name)
 
     def record(self, outcome: Outcome) -> None:
         o = outcome
         self.ledger.record_task(
             o.name, o.stage, o.worker, o.gocache, o.started, o.seconds, o.peak_rss_kib, o.reason or "ok"
         )
-        repo = self.ledger.get(o.name)
         if not o.ok:
             self.end(o.name, Status.FAILED, reason=f"{o.stage.value}: {o.reason}")
             return
+        repo = self.ledger.get(o.name)
         reports = (repo.report or {}) | {o.stage.value: o.report}
         if o.stage is Stage.VERIFY:
             verified, rejected = _counts(o.report)
             if not verified:
-                self.end(o.name, Status.DONE, verified=0, rejected=rejected, report=reports, commit=o.commit)
+                self.end(o.name, Status.DONE, rejected=rejected, report=reports, commit=o.commit, clone=o.clone)
                 return
             self.ledger.update(
-                o.name, stage=Stage.MEASURE, status=Status.QUEUED, report=reports, commit=o.commit, base=o.base
+                o.name,
+                stage=Stage.MEASURE,
+                status=Status.QUEUED,
+                deaths=0,
+                report=reports,
+                commit=o.commit,
+                base=o.base,
+                clone=o.clone,
             )
-            self.launch(self.ledger.get(o.name))
+            self.waiting.appendleft(o.name)  # finish what was started before starting more
             return
         measured = frozenset(verified_codemods(reports.get("verify")))
         verified, rejected = _counts(o.report)
         rejected += _counts(reports.get("verify"), leave_out=measured)[1]
+        fields = {"verified": verified, "rejected": rejected, "report": reports, "clone": o.clone}
         if not verified or not self.settings.pr:
-            self.end(o.name, Status.DONE, verified=verified, rejected=rejected, report=reports)
+            self.end(o.name, Status.DONE, **fields)
             return
-        self.ledger.update(
-            o.name, stage=Stage.PUBLISH, status=Status.QUEUED, verified=verified, rejected=rejected, report=reports
-        )
+        self.ledger.update(o.name, stage=Stage.PUBLISH, status=Status.QUEUED, deaths=0, **fields)
         self.publish(self.ledger.get(o.name))
 
     def end(self, name: str, status: Status, **fields: Any) -> None:
         self.ledger.update(name, status=status, **fields)
         self.finished += 1
-        self.say(f"{name}: {self.ledger.get(name).outcome()}")
+        repo = self.ledger.get(name)
+        if status is Status.DONE:  # the other attempts' clones (a failed one stays, for a look)
+            for other in (self.folder / "repos" / name).glob("*"):
+                if str(other) != repo.clone:
+                    shutil.rmtree(other, ignore_errors=True)
+        self.say(f"{name}: {repo.outcome()}" + (f" {repo.pr_url}" if repo.pr_url and status is Status.DONE else ""))
 
     def next_slot(self) -> float | None:
         """When the next pull request may go under --max-prs-per-hour; None when it may go now."""
@@ -277,25 +316,41 @@ class Coordinator:
         recent = self.ledger.publications_since(time.time() - 3600)
         return recent[-limit] + 3600 if len(recent) >= limit else None
 
+    def publish_held(self) -> None:
+        for repo in self.ledger.repositories():
+            if repo.status is Status.HELD and self.next_slot() is None:
+                self.publish(repo)
+
+    def wait_for_held(self) -> None:
+        """Publish the held pull requests as the hour allows (Ctrl-C stops; `resume` goes on)."""
+        while any(r.status is Status.HELD for r in self.ledger.repositories()):
+            slot = self.next_slot()
+            if slot is None:
+                self.publish_held()
+                continue
+            when = time.strftime("%H:%M", time.localtime(slot))
+            self.say(
+                f"--max-prs-per-hour {self.settings.max_prs_per_hour}: waiting until {when} for the next pull request"
+            )
+            time.sleep(max(0.0, slot - time.time()) + 1)
+
     def publish(self, repo: Repository) -> None:
         wait = self.next_slot()
         if wait is not None:
             when = time.strftime("%H:%M", time.localtime(wait))
-            self.ledger.update(
-                repo.name,
-                status=Status.HELD,
-                reason=f"--max-prs-per-hour {self.settings.max_prs_per_hour}; next at {when}",
-            )
+            reason = f"--max-prs-per-hour {self.settings.max_prs_per_hour}; next at {when}"
+            self.ledger.update(repo.name, status=Status.HELD, reason=reason)
             return
         made = (repo.report or {}).get("measure", {}).get("branch") or {}
         try:
+            if "title" not in made or not repo.clone:
+                raise GoescapeError("the measure stage made no branch", path=repo.clone or repo.name)
             kind, base_url, path = self.settings.forge_of(repo.url)
             if not repo.base:
                 raise GoescapeError("the remote has no default branch for the pull request to target", path=repo.url)
             token = os.environ.get(TOKENS[kind], "")
             forge = forge_for(kind, base_url, path, token)
-            clone = self.folder / "repos" / repo.name
-            push(clone, "origin", self.settings.branch, url=authenticated(repo.url, kind, token))
+            push(Path(repo.clone), "origin", self.settings.branch, url=authenticated(repo.url, kind, token))
             spec = Spec(
                 made["title"],
                 made["body"],
@@ -307,9 +362,10 @@ class Coordinator:
             )
             pr = forge.publish(spec)
         except GoescapeError as exc:
+            # The stage stays publish: `campaign resume` tries it again, nothing else.
             self.end(repo.name, Status.FAILED, reason=f"publish: {exc.line()}")
             return
-        self.ledger.record_publication(repo.name, pr.number, pr.url)
+        self.ledger.record_publication(repo.name, repo.url, pr.number, pr.url)
         self.end(repo.name, Status.DONE, pr_url=pr.url, pr_number=pr.number, reason="")
 
 
@@ -317,10 +373,20 @@ def start(folder: Path, entries: Sequence[Entry], settings: Settings, fresh: boo
     """Write a new campaign's repositories and settings into DIR's ledger.
 
     Errors: GoescapeError when DIR already holds a campaign (unless `fresh`, which queues every
-    repository again and keeps the clones' folder).
+    repository again), or --pr cannot be honoured: a local path, a missing token, one repository twice.
     """
     if settings.pr:
         settings.check_forges([e.url for e in entries])
+        seen: set[str] = set()
+        for e in entries:
+            key = e.url.removesuffix(".git").rstrip("/")
+            if key in seen:
+                raise GoescapeError(
+                    "listed twice: both would push one branch and update one pull request",
+                    path=e.url,
+                    hint="keep one line per repository with --pr",
+                )
+            seen.add(key)
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder):
         ledger = Ledger(folder)
@@ -340,6 +406,7 @@ def start(folder: Path, entries: Sequence[Entry], settings: Settings, fresh: boo
 
 
 def settings_of(folder: Path) -> Settings:
+    """The settings `campaign run` stored. Errors: GoescapeError when DIR holds no campaign."""
     if not (folder / "campaign.db").is_file():
         raise GoescapeError(
             "no campaign here", path=folder, hint="start one with: goescape campaign run SPEC --dir DIR"
@@ -353,65 +420,78 @@ def settings_of(folder: Path) -> Settings:
 
 def resume(
     folder: Path,
-    pool_of: Callable[[], Pool],
+    pool: Pool,
     say: Callable[[str], None],
     canary: int | None = None,
     max_prs_per_hour: int | None = None,
+    retry_failed: bool = False,
 ) -> Summary:
-    """Run what the ledger says is left: held pull requests first, then queued and interrupted
-    stages in SPEC order (only the first `canary` repositories when given).
+    """Run what the ledger says is left on `pool` (closed on return): held and failed pull requests
+    first, then queued and interrupted stages in SPEC order (only the first `canary` repositories
+    when given); then wait for the held pull requests as --max-prs-per-hour allows.
 
-    Ctrl-C and SIGTERM stop the workers and leave the ledger as the last finished stage left it.
+    Ctrl-C and SIGTERM stop the workers, remove the temporary files and leave the ledger as the
+    last stage that ended left it.
     """
-    settings = settings_of(folder)
-    if max_prs_per_hour is not None:
-        settings = Settings.from_json(asdict(settings) | {"max_prs_per_hour": max_prs_per_hour})
-    with _locked(folder), _terminated_as_interrupt():
-        ledger = Ledger(folder)
+    try:
+        settings = settings_of(folder)
         if max_prs_per_hour is not None:
-            ledger.set_meta("settings", asdict(settings))
-        pool: Pool | None = None
-        try:
-            ledger.requeue_interrupted()
-            pool = pool_of()
-            say(f"campaign in {folder}: {pool.describe}")
-            coordinator = Coordinator(folder, ledger, settings, pool, say)
-            for repo in ledger.repositories():
-                if repo.status is Status.HELD:
-                    coordinator.publish(repo)
-            todo = [r for r in ledger.repositories() if r.status is Status.QUEUED]
-            coordinator.run(todo[:canary] if canary else todo)
-            repos = ledger.repositories()
-            held = sum(r.status is Status.HELD for r in repos)
-            return Summary(
-                coordinator.finished,
-                sum(r.status not in FINISHED and r.status is not Status.HELD for r in repos),
-                held,
-                coordinator.next_slot() if held else None,
-            )
-        finally:
-            if pool is not None:
-                pool.close()
-            shutil.rmtree(folder / "tmp", ignore_errors=True)
-            ledger.close()
+            settings = Settings.from_json(asdict(settings) | {"max_prs_per_hour": max_prs_per_hour})
+        with _locked(folder), _terminated_as_interrupt():
+            ledger = Ledger(folder)
+            try:
+                if max_prs_per_hour is not None:
+                    ledger.set_meta("settings", asdict(settings))
+                stop_leftovers(folder)  # of a coordinator killed before it could stop them
+                ledger.requeue_interrupted()
+                ledger.retry_failed(tuple(Stage) if retry_failed else (Stage.PUBLISH,))
+                say(f"campaign in {folder}: {pool.describe}")
+                coordinator = Coordinator(folder, ledger, settings, pool, say)
+                coordinator.publish_held()
+                todo = [r for r in ledger.repositories() if r.status is Status.QUEUED]
+                coordinator.run(todo[:canary] if canary else todo)
+                coordinator.wait_for_held()
+                repos = ledger.repositories()
+                return Summary(
+                    coordinator.finished,
+                    sum(r.status in (Status.QUEUED, Status.RUNNING) for r in repos),
+                    sum(r.status is Status.HELD for r in repos),
+                    coordinator.next_slot(),
+                )
+            finally:
+                ledger.close()
+    finally:
+        pool.close()
+        stop_leftovers(folder)
+        shutil.rmtree(folder / "tmp", ignore_errors=True)
 
 
 def close_all(folder: Path, say: Callable[[str], None]) -> int:
-    """Close every pull request the campaign opened that is still open; how many were closed."""
+    """Close every pull request the campaign published that is still open; how many were closed.
+
+    Errors: GoescapeError after trying them all, when some could not be closed.
+    """
     settings = settings_of(folder)
-    closed = 0
+    closed, failed = 0, 0
     with _locked(folder):
         ledger = Ledger(folder)
         try:
-            for repo in ledger.repositories():
-                if repo.pr_number is None:
-                    continue
-                kind, base_url, path = settings.forge_of(repo.url)
-                forge = forge_for(kind, base_url, path, os.environ.get(TOKENS[kind], ""))
-                if forge.close(repo.pr_number):
-                    closed += 1
-                    say(f"{repo.name}: closed {repo.pr_url}")
-                ledger.update(repo.name, reason="pull request closed by campaign close")
+            for name, url, number, pr_url in ledger.open_publications():
+                try:
+                    kind, base_url, path = settings.forge_of(url)
+                    if forge_for(kind, base_url, path, os.environ.get(TOKENS[kind], "")).close(number):
+                        closed += 1
+                        say(f"{name}: closed {pr_url}")
+                    else:
+                        say(f"{name}: {pr_url} was already closed or merged")
+                    ledger.mark_closed(url, number)
+                except GoescapeError as exc:
+                    failed += 1
+                    say(f"{name}: could not close {pr_url}: {exc.line()}")
         finally:
             ledger.close()
+    if failed:
+        raise GoescapeError(
+            f"{failed} pull request(s) could not be closed", path=folder, hint="run campaign close again"
+        )
     return closed

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from goescape.engine.errors import GoescapeError
+
+if TYPE_CHECKING:
+    from goescape.engine.workers import Pool
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -35,7 +37,8 @@ def _pooled(fn: F) -> F:
     fn = click.option(
         "--scheduler",
         metavar="tcp://HOST:PORT",
-        help="Run on this Dask distributed cluster instead (pip install 'goescape[distributed]').",
+        help="Run on this Dask distributed cluster instead (pip install 'goescape[distributed]'); "
+        "--dir must then be at the same path on every worker.",
     )(fn)
     fn = click.option(
         "--canary", type=click.IntRange(min=1), metavar="N", help="Stop after N repositories, for a look."
@@ -44,7 +47,7 @@ def _pooled(fn: F) -> F:
         "--max-prs-per-hour",
         type=click.IntRange(min=1),
         metavar="N",
-        help="Open or update at most N pull requests in any hour; the rest wait for `campaign resume`.",
+        help="Open or update at most N pull requests in any hour; the campaign waits for the next slot.",
     )(fn)
     return fn
 
@@ -53,25 +56,25 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _resume(folder: Path, workers: int, scheduler: str | None, canary: int | None, max_prs: int | None) -> None:
-    from goescape.engine import campaign
+def _pool(folder: Path, workers: int, scheduler: str | None) -> Pool:
+    """The pool, made before anything is written: a scheduler that cannot be used fails first."""
     from goescape.engine import workers as pools
 
-    def pool() -> pools.Pool:
-        return pools.dask_pool(scheduler) if scheduler else pools.local_pool(workers)
+    return pools.dask_pool(scheduler) if scheduler else pools.local_pool(workers)
+
+
+def _resume(folder: Path, pool: Pool, canary: int | None, max_prs: int | None, retry_failed: bool = False) -> None:
+    from goescape.engine import campaign
 
     try:
-        summary = campaign.resume(folder, pool, _say, canary, max_prs)
+        summary = campaign.resume(folder, pool, _say, canary, max_prs, retry_failed)
     except KeyboardInterrupt:
-        _say(f"goescape: stopped; the ledger keeps every finished stage: goescape campaign resume --dir {folder}")
+        _say(f"goescape: stopped; the ledger keeps every stage that ended: goescape campaign resume --dir {folder}")
         raise SystemExit(130) from None
     again = f"goescape campaign resume --dir {folder}"
     _say(f"{summary.finished} finished in this run; {summary.left} left; {summary.held} pull request(s) held back")
     if summary.left and canary:
         _say(f"canary: look at them (goescape campaign status --dir {folder}), then: {again}")
-    if summary.held and summary.next_publication:
-        when = time.strftime("%H:%M", time.localtime(summary.next_publication))
-        _say(f"--max-prs-per-hour: run `{again}` after {when} to publish the rest (a cron job can)")
 
 
 @click.group("campaign")
@@ -170,24 +173,40 @@ def run_cmd(
         max_prs_per_hour=max_prs_per_hour,
     )
     where = Path(folder).resolve()
-    campaign.start(where, entries, settings, fresh)
+    pool = _pool(where, workers, scheduler)
+    try:
+        campaign.start(where, entries, settings, fresh)
+    except BaseException:
+        pool.close()
+        raise
     _say(f"campaign of {len(entries)} repositories in {where}")
-    _resume(where, workers, scheduler, canary, None)
+    _resume(where, pool, canary, None)
 
 
 @campaign_group.command("resume")
 @_DIR
 @_pooled
+@click.option("--retry-failed", is_flag=True, help="Also run again the failed repositories' failed stage.")
 def resume_cmd(
-    folder: str, workers: int, scheduler: str | None, canary: int | None, max_prs_per_hour: int | None
+    folder: str,
+    workers: int,
+    scheduler: str | None,
+    canary: int | None,
+    max_prs_per_hour: int | None,
+    retry_failed: bool,
 ) -> None:
-    """Go on with a campaign: nothing that finished runs again.
+    """Go on with a campaign: no stage that ended runs again (a failed publish is tried again).
 
     \b
     Example:
         goescape campaign resume --dir campaign --workers 2
+        goescape campaign resume --dir campaign --retry-failed
     """
-    _resume(Path(folder).resolve(), workers, scheduler, canary, max_prs_per_hour)
+    from goescape.engine import campaign
+
+    where = Path(folder).resolve()
+    campaign.settings_of(where)
+    _resume(where, _pool(where, workers, scheduler), canary, max_prs_per_hour, retry_failed)
 
 
 @campaign_group.command("status")
@@ -224,7 +243,7 @@ def status_cmd(folder: str, as_json: bool) -> None:
                 "rejected": r.rejected,
                 "pull_request": r.pr_url or None,
                 "reason": r.reason or None,
-                "attempts": r.attempts,
+                "worker_deaths": r.deaths,
             }
             for r in repos
         ]

@@ -508,34 +508,49 @@ def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> N
 
 def _first_line(exc: gitpython.GitCommandError, url: str) -> str:
     text = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git failed")
-    return text.replace(url, "<url>") if "@" in url else text
+    return text.replace(url, "<url>") if "@" in url else text  # a URL with a token in it is never shown
 
 
-def shallow_clone(url: str, ref: str | None, dest: Path) -> str:
+def shallow_clone(url: str, ref: str | None, dest: Path, *, auth_url: str | None = None) -> str:
     """Clone `url` at `ref` (a branch, a tag or a commit; the remote's HEAD when None) into `dest`
     with depth 1, and return the commit checked out (40 hex digits).
 
-    `dest` must not exist; on failure nothing is left there. Errors: GoescapeError with git's words.
+    `auth_url` is `url` carrying a token (forges.authenticated): used for the clone, never stored
+    (origin is `url`). `dest` must not exist; on failure nothing is left there.
+    Errors: GoescapeError with git's words, the token never among them.
     """
     if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
         url = Path(url).resolve().as_uri()  # git makes no shallow clone of a plain local path
+    source = auth_url or url
     try:
         try:
             flags: list[str] = ["--depth=1", "--no-tags"] + ([f"--branch={ref}"] if ref else [])
-            repo = gitpython.Repo.clone_from(url, dest, multi_options=flags)
+            repo = gitpython.Repo.clone_from(source, dest, multi_options=flags)
         except gitpython.GitCommandError:
             if not ref:
                 raise
             # A commit is no branch or tag: fetch that one commit (servers allow reachable ones).
             shutil.rmtree(dest, ignore_errors=True)
             repo = gitpython.Repo.init(dest)
-            repo.create_remote("origin", url)
-            repo.git.fetch("--depth", "1", "--no-tags", "origin", ref)
+            repo.create_remote("origin", source)
+            repo.git.fetch("--depth=1", "--no-tags", "origin", "--", ref)
             repo.git.checkout("--detach", "FETCH_HEAD")
+        repo.git.remote("set-url", "origin", url)
         return str(repo.head.commit.hexsha)
     except gitpython.GitCommandError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        raise GoescapeError(f"cannot clone {ref or 'HEAD'}: {_first_line(exc, url)}", path=url) from exc
+        raise GoescapeError(f"cannot clone {ref or 'HEAD'}: {_first_line(exc, source)}", path=url) from exc
+
+
+def local_clone(source: Path, dest: Path, origin: str) -> None:
+    """A copy of the clone at `source` (objects hard-linked, the shallow history kept) at `dest`,
+    whose origin is `origin` again. Errors: GoescapeError with git's words."""
+    try:
+        repo = gitpython.Repo.clone_from(str(source), dest, multi_options=["--no-tags"])
+        repo.git.remote("set-url", "origin", origin)
+    except gitpython.GitCommandError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise GoescapeError(f"cannot copy the clone: {_first_line(exc, str(source))}", path=source) from exc
 
 
 def target_branch(url: str, ref: str | None) -> str | None:

@@ -60,7 +60,8 @@ class Repository:
     pr_number: int | None
     commit: str
     base: str | None  # the branch a pull request targets
-    attempts: int
+    clone: str  # the clone of the last stage that ended (measure's holds the branch)
+    deaths: int  # how often a worker died running its current stage
     report: dict[str, Any] | None  # the last stage's `goescape fix --json` report
     updated: float
 
@@ -84,15 +85,18 @@ CREATE TABLE IF NOT EXISTS repositories (
     name TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, position INTEGER NOT NULL,
     status TEXT NOT NULL, stage TEXT NOT NULL, verified INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '', pr_url TEXT NOT NULL DEFAULT '',
-    pr_number INTEGER, commit_sha TEXT NOT NULL DEFAULT '', base TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    report TEXT, updated REAL NOT NULL
+    pr_number INTEGER, commit_sha TEXT NOT NULL DEFAULT '', base TEXT, clone TEXT NOT NULL DEFAULT '',
+    deaths INTEGER NOT NULL DEFAULT 0, report TEXT, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
     repository TEXT NOT NULL, stage TEXT NOT NULL, worker TEXT NOT NULL, gocache TEXT NOT NULL,
     started REAL NOT NULL, finished REAL NOT NULL, seconds REAL NOT NULL, peak_rss_kib INTEGER NOT NULL,
     outcome TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS publications (repository TEXT NOT NULL, at REAL NOT NULL, number INTEGER, url TEXT);
+CREATE TABLE IF NOT EXISTS publications (
+    repository TEXT NOT NULL, repository_url TEXT NOT NULL, at REAL NOT NULL, number INTEGER NOT NULL,
+    url TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -142,39 +146,31 @@ class Ledger:
         """Forget every repository (tasks and publications stay: --max-prs-per-hour counts them)."""
         self._db.execute("DELETE FROM repositories")
 
+    _COLUMNS = (
+        "name, url, ref, position, status, stage, verified, rejected, reason, pr_url, pr_number,"
+        " commit_sha, base, clone, deaths, report, updated"
+    )
+
+    @staticmethod
+    def _row(r: tuple[Any, ...]) -> Repository:
+        values = list(r)
+        values[4], values[5] = Status(r[4]), Stage(r[5])
+        values[15] = json.loads(r[15]) if r[15] else None
+        return Repository(*values)
+
     def repositories(self) -> list[Repository]:
-        rows = self._db.execute(
-            "SELECT name, url, ref, position, status, stage, verified, rejected, reason, pr_url, pr_number,"
-            " commit_sha, base, attempts, report, updated FROM repositories ORDER BY position"
-        ).fetchall()
-        return [
-            Repository(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                Status(r[4]),
-                Stage(r[5]),
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                r[12],
-                r[13],
-                json.loads(r[14]) if r[14] else None,
-                r[15],
-            )
-            for r in rows
-        ]
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM repositories ORDER BY position").fetchall()
+        return [self._row(r) for r in rows]
 
     def get(self, name: str) -> Repository:
-        return next(r for r in self.repositories() if r.name == name)
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM repositories WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise KeyError(name)
+        return self._row(row)
 
     def update(self, name: str, **fields: Any) -> None:
         """Set columns of one repository (status and stage as enums, report as a dict)."""
-        columns = {"commit": "commit_sha"}
+        columns = {"commit": "commit_sha"}  # COMMIT is an SQL keyword
         values = {
             columns.get(k, k): (
                 v.value if isinstance(v, enum.Enum) else json.dumps(v) if k == "report" and v is not None else v
@@ -192,6 +188,15 @@ class Ledger:
         )
         return cur.rowcount
 
+    def retry_failed(self, stages: tuple[Stage, ...]) -> int:
+        """Queue again the failed repositories whose failed stage is one of `stages`; how many."""
+        marks = ", ".join("?" for _ in stages)
+        cur = self._db.execute(
+            f"UPDATE repositories SET status = ?, reason = '' WHERE status = ? AND stage IN ({marks})",
+            (Status.QUEUED.value, Status.FAILED.value, *(s.value for s in stages)),
+        )
+        return cur.rowcount
+
     def record_task(
         self, name: str, stage: Stage, worker: str, gocache: str, started: float, seconds: float, rss: int, outcome: str
     ) -> None:
@@ -205,8 +210,25 @@ class Ledger:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def record_publication(self, name: str, number: int, url: str) -> None:
-        self._db.execute("INSERT INTO publications VALUES (?, ?, ?, ?)", (name, time.time(), number, url))
+    def record_publication(self, name: str, repository_url: str, number: int, url: str) -> None:
+        self._db.execute(
+            "INSERT INTO publications (repository, repository_url, at, number, url) VALUES (?, ?, ?, ?, ?)",
+            (name, repository_url, time.time(), number, url),
+        )
+
+    def open_publications(self) -> list[tuple[str, str, int, str]]:
+        """(repository, repository URL, number, URL) of each pull request published and not closed by
+        `campaign close`, once each, however often it was updated (kept across `run --fresh`)."""
+        rows = self._db.execute(
+            "SELECT repository, repository_url, number, url FROM publications WHERE closed = 0"
+            " GROUP BY repository_url, number ORDER BY MIN(at)"
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def mark_closed(self, repository_url: str, number: int) -> None:
+        self._db.execute(
+            "UPDATE publications SET closed = 1 WHERE repository_url = ? AND number = ?", (repository_url, number)
+        )
 
     def publications_since(self, since: float) -> list[float]:
         """When each pull request was opened or updated after `since` (seconds since the epoch), oldest first."""

@@ -16,22 +16,23 @@ import fcntl
 import json
 import multiprocessing
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from goescape.engine.errors import GoescapeError
-from goescape.engine.git import shallow_clone, target_branch
+from goescape.engine.forges import TOKENS, authenticated
+from goescape.engine.git import local_clone, shallow_clone, target_branch
 from goescape.engine.ledger import Stage
 
-RETRIES = 3  # how often a stage is started again after its worker died
+RETRIES = 3  # how often a stage starts again after a local worker died running it
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class Job:
     fix_args: tuple[str, ...]  # the user's flags for `goescape fix`
     branch: str
     gocache: str | None  # one GOCACHE for every worker; None: each worker its own under folder/gocache
+    forge: str | None = None  # the forge of an http(s) URL: its token (if set) clones a private repository
     codemods: tuple[str, ...] = ()  # measure: only the codemods whose rewrites passed verify
-    commit: str = ""  # measure: the commit verify saw
+    source: str = ""  # measure: the clone verify made, copied rather than fetched again
 
 
 @dataclass(frozen=True)
@@ -61,21 +63,21 @@ class Outcome:
     reason: str
     commit: str
     base: str | None
+    clone: str  # this attempt's own clone, under folder/repos/NAME/
     worker: str
     gocache: str
     started: float
     seconds: float
-    peak_rss_kib: int  # the largest of the worker and the processes it waited for
+    peak_rss_kib: int  # the largest resident set of this stage's goescape and the processes it waited for
 
 
 @dataclass
 class _Slot:
-    """This worker process's claim on folder/workers/N.lock, and its GOCACHE and TMPDIR."""
+    """This worker process's claim on folder/workers/N.lock, and its GOCACHE."""
 
     number: int
     lock: IO[bytes]
     gocache: Path
-    tmp: Path
 
 
 _SLOTS: dict[Path, _Slot] = {}
@@ -93,34 +95,46 @@ def _slot(folder: Path) -> _Slot:
         except BlockingIOError:
             lock.close()
             continue
-        slot = _Slot(number, lock, folder / "gocache" / str(number), folder / "tmp" / str(number))
+        slot = _Slot(number, lock, folder / "gocache" / str(number))
         _SLOTS[folder] = slot
         return slot
     raise GoescapeError("no free worker slot", path=folder / "workers")
 
 
 def _label() -> str:
-    """The Dask worker's name, or "local" in a local process pool."""
-    try:
-        from distributed import get_worker
-    except ImportError:
+    """The Dask worker's name, or "local" in a local process pool (where dask is never imported)."""
+    module = sys.modules.get("distributed")
+    if module is None:
         return "local"
     try:
-        return str(get_worker().name)
+        return str(module.get_worker().name)
     except ValueError:
         return "local"
 
 
-def _fresh_clone(job: Job, at: str | None) -> tuple[Path, str]:
-    """A new shallow clone at repos/NAME (replacing what is there) and its commit."""
-    clone = job.folder / "repos" / job.name
-    partial = clone.with_name(f".{job.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    commit = shallow_clone(job.url, at, partial)
-    shutil.rmtree(clone, ignore_errors=True)
-    partial.rename(clone)
-    return clone, commit
+# Never handed to the code under test: its tests run in the fix child.
+_SECRETS = (*TOKENS.values(), "GH_TOKEN", "GIT_ASKPASS", "SSH_ASKPASS")
+
+
+def _clone(job: Job) -> tuple[Path, str]:
+    """This attempt's own clone under repos/NAME/ (an earlier attempt may still be running in its
+    own; the coordinator removes the others when the repository is done) and its commit: verify
+    clones the URL, measure copies verify's clone."""
+    home = job.folder / "repos" / job.name
+    home.mkdir(parents=True, exist_ok=True)
+    clone = home / f"{job.stage.value}-{uuid.uuid4().hex[:8]}"
+    if job.stage is Stage.VERIFY:
+        token = os.environ.get(TOKENS.get(job.forge or "", ""), "")
+        return clone, shallow_clone(job.url, job.ref, clone, auth_url=authenticated(job.url, job.forge or "", token))
+    source = Path(job.source)
+    if not (source / ".git").is_dir():
+        raise GoescapeError(
+            "the verify stage's clone is not here",
+            path=source,
+            hint="--dir must be at the same path on every worker (one machine or a shared filesystem)",
+        )
+    local_clone(source, clone, job.url)
+    return clone, ""
 
 
 def _command(job: Job, clone: Path) -> list[str]:
@@ -142,40 +156,45 @@ def _reason(stderr: str, code: int) -> str:
     return last or f"goescape fix exited with {code}"
 
 
+def _fix(args: list[str], env: dict[str, str], tmp: Path) -> tuple[int, str, str, int]:
+    """Run the fix child: (exit status, stdout, stderr, its peak resident set in KiB from wait4)."""
+    with (tmp / "stdout").open("w+") as out, (tmp / "stderr").open("w+") as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read(), usage.ru_maxrss
+
+
 def run_stage(job: Job) -> Outcome:
-    """Run `job` here: clone (verify) or reuse the clone (measure), then `goescape fix` on it.
+    """Run `job` here: clone (verify) or copy verify's clone (measure), then `goescape fix` on it.
 
     Never raises for a repository's own faults: a clone, build or tool failure is an Outcome
     with ok False and the reason in one line.
     """
     slot = _slot(job.folder)
-    shutil.rmtree(slot.tmp, ignore_errors=True)  # what a killed attempt left
-    slot.tmp.mkdir(parents=True, exist_ok=True)
+    tmp = job.folder / "tmp" / f"{slot.number}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
     gocache = job.gocache or str(slot.gocache)
     worker = f"{_label()}#{slot.number}"
     started = time.time()
-    commit, base, report, reason = job.commit, None, None, ""
+    commit, base, report, reason, rss, clone = "", None, None, "", 0, Path()
     try:
-        clone = job.folder / "repos" / job.name
+        clone, commit = _clone(job)
         if job.stage is Stage.VERIFY:
-            clone, commit = _fresh_clone(job, job.ref)
             base = target_branch(job.url, job.ref)
-        elif not (clone / ".git").exists():
-            clone, _ = _fresh_clone(job, job.commit)
-        env = os.environ | {"GOCACHE": gocache, "TMPDIR": str(slot.tmp), "GOFLAGS": os.environ.get("GOFLAGS", "")}
-        env.pop("GOESCAPE_CONFIG", None)
-        proc = subprocess.run(_command(job, clone), capture_output=True, text=True, env=env, check=False)
-        if proc.returncode == 0:
-            report = json.loads(proc.stdout)
+        env = {k: v for k, v in os.environ.items() if k not in _SECRETS and k != "GOESCAPE_CONFIG"}
+        env |= {"GOCACHE": gocache, "TMPDIR": str(tmp)}
+        code, stdout, stderr, rss = _fix(_command(job, clone), env, tmp)
+        if code == 0:
+            report = json.loads(stdout)
         else:
-            reason = _reason(proc.stderr, proc.returncode)
+            reason = _reason(stderr, code)
     except GoescapeError as exc:
-        reason = str(exc)
+        reason = exc.line()
     finally:
-        shutil.rmtree(slot.tmp, ignore_errors=True)
-    rss = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
+        shutil.rmtree(tmp, ignore_errors=True)
     return Outcome(
         job.name,
         job.stage,
@@ -184,6 +203,7 @@ def run_stage(job: Job) -> Outcome:
         reason,
         commit,
         base,
+        str(clone),
         worker,
         gocache,
         started,
@@ -192,11 +212,37 @@ def run_stage(job: Job) -> Outcome:
     )
 
 
+def stop_leftovers(folder: Path) -> int:
+    """SIGKILL every process on this machine whose TMPDIR lies in folder/tmp: the fix children of
+    stopped workers and the go commands and test binaries they started (which outlive a killed
+    parent). Linux (/proc); elsewhere nothing. Returns how many were stopped."""
+    mark = f"TMPDIR={folder / 'tmp'}/".encode()
+    stopped = 0
+    for _ in range(5):  # a process may start another while the last one is stopped
+        found = 0
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if any(var.startswith(mark) for var in environ.split(b"\0")) and int(entry.name) != os.getpid():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found += 1
+        stopped += found
+        if not found:
+            break
+        time.sleep(0.05)
+    return stopped
+
+
 # --- Pools ---------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """A local pool's worker dies with its coordinator (Linux's PR_SET_PDEATHSIG), and its stage with it."""
+def _worker_start() -> None:
+    """A local pool's worker dies with its coordinator (Linux's PR_SET_PDEATHSIG), and its stage
+    with it; Ctrl-C is the coordinator's to handle (it stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
@@ -215,7 +261,7 @@ class Pool:
     restart: Callable[[], None]
     broken: Callable[[BaseException], bool]
     describe: str
-    workers: int = 0
+    slots: int = 1  # how many stages to hand out at once
     _keep: list[Any] = field(default_factory=list)
 
 
@@ -226,7 +272,7 @@ def local_pool(workers: int) -> Pool:
 
     def start() -> None:
         state["pool"] = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
         )
 
     def close() -> None:
@@ -248,7 +294,7 @@ def local_pool(workers: int) -> Pool:
         restart=restart,
         broken=lambda exc: isinstance(exc, concurrent.futures.process.BrokenProcessPool),
         describe=f"{workers} local worker{'s' if workers != 1 else ''}",
-        workers=workers,
+        slots=workers,
     )
 
 
@@ -268,9 +314,7 @@ def dask_pool(address: str) -> Pool:
         client = distributed.Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
     except OSError as exc:
         raise GoescapeError(f"cannot reach the Dask scheduler: {exc}", path=address) from exc
-    compile_side = client.get_executor(pure=False)  # type: ignore[no-untyped-call]
-    bench_side = client.get_executor(pure=False, resources={"bench": 1})  # type: ignore[no-untyped-call]
-    infos = client.scheduler_info(n_workers=-1).get("workers", {})
+    infos = client.scheduler_info().get("workers", {})
     benches = sum(1 for w in infos.values() if (w.get("resources") or {}).get("bench"))
     if not benches:
         client.close()  # type: ignore[no-untyped-call]
@@ -281,9 +325,26 @@ def dask_pool(address: str) -> Pool:
         )
 
     def submit(job: Job) -> concurrent.futures.Future[Outcome]:
-        side = bench_side if job.stage is Stage.MEASURE else compile_side
-        future: concurrent.futures.Future[Outcome] = side.submit(run_stage, job)
-        return future
+        resources = {"bench": 1} if job.stage is Stage.MEASURE else None
+        remote = client.submit(run_stage, job, pure=False, resources=resources)
+        local: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+
+        def done(f: Any) -> None:
+            # The result is taken and the remote one released at once: a finished stage whose
+            # result sat on a worker that dies later must not be computed again.
+            try:
+                error = f.exception()
+                if error is None:
+                    local.set_result(f.result())
+                else:
+                    local.set_exception(error)
+            except BaseException as exc:  # cancelled, or the client closed
+                local.set_exception(exc)
+            finally:
+                f.release()
+
+        remote.add_done_callback(done)  # type: ignore[no-untyped-call]
+        return local
 
     return Pool(
         submit=submit,
@@ -291,6 +352,6 @@ def dask_pool(address: str) -> Pool:
         restart=lambda: None,
         broken=lambda exc: False,
         describe=f"Dask at {address}: {len(infos)} workers, {benches} with bench=1",
-        workers=len(infos),
+        slots=2 * max(len(infos), 1),  # the scheduler places them; more than one each keeps workers busy
         _keep=[client],
     )

@@ -98,6 +98,8 @@ def test_spec_lines_comments_refs_and_local_paths(tmp_path: Path, local_repos: P
         ("https://h/o/r main extra\n", "repos.txt:1: expected `URL [REF]`, found 3 words"),
         ("# nothing\n\n", "the SPEC lists no repository"),
         ("https://h/o/r\n./not-here\n", "repos.txt:2: ./not-here is neither a URL nor a local git repository"),
+        ("https://me:secret@h/o/r\n", "repos.txt:1: a URL with credentials in it would be stored in the ledger"),
+        ("https://h/o/r --upload-pack=touch\n", "repos.txt:1: --upload-pack=touch is no ref"),
     ],
 )
 def test_a_bad_spec_names_its_line(tmp_path: Path, text: str, message: str) -> None:
@@ -158,7 +160,10 @@ def test_canary_stops_after_n_and_resume_goes_on_repeating_nothing(
     # Each repository's verify ran once: the canary's was not repeated.
     ran = sorted(str(t["repository"]) for t in _tasks(folder))
     assert ran == ["repos-broken", "repos-clean", f"repos-clean-{commit}"]
-    clone = folder / "repos" / f"repos-clean-{commit}"
+    ledger = Ledger(folder)
+    clone = Path(ledger.get(f"repos-clean-{commit}").clone)
+    ledger.close()
+    assert clone.parent == folder / "repos" / f"repos-clean-{commit}"
     assert git("rev-parse", "HEAD", cwd=clone).strip() == commit
     assert (clone / ".git" / "shallow").is_file()
     assert _campaign("status", "--dir", str(folder), "--json") == 0
@@ -170,35 +175,51 @@ def test_canary_stops_after_n_and_resume_goes_on_repeating_nothing(
     ]
 
 
-def test_max_prs_per_hour_holds_the_next_pull_request_until_the_hour_allows(tmp_path: Path) -> None:
+def test_max_prs_per_hour_holds_the_next_pull_request_until_the_hour_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A repository whose branch is made; its forge is a closed port on loopback.
+    clone = git_repo(tmp_path / "clone", CLEAN)
+    git("branch", "goescape/campaign", cwd=clone)
+    url = "http://127.0.0.1:1/o/r.git"
+    monkeypatch.setenv("GITEA_TOKEN", "t")
     ledger = Ledger(tmp_path)
-    ledger.add([("o-r", "https://gitea.example.com/o/r.git", None)])
-    ledger.record_publication("earlier", 1, "https://gitea.example.com/o/q/pulls/1")
-    ledger.update("o-r", stage=Stage.PUBLISH, status=Status.QUEUED, verified=1)
-    settings = Settings(pr=True, max_prs_per_hour=1)
-    said: list[str] = []
-    pool = local_pool(1)
+    ledger.add([("o-r", url, None)])
+    ledger.record_publication("earlier", "http://127.0.0.1:1/o/q.git", 1, "http://127.0.0.1:1/o/q/pulls/1")
+    report = {"measure": {"branch": {"title": "goescape: fewer heap allocations", "body": "evidence"}}}
+    ledger.update(
+        "o-r", stage=Stage.PUBLISH, status=Status.QUEUED, verified=1, clone=str(clone), base="main", report=report
+    )
+    pool = local_pool(1)  # never used: publishing is the coordinator's own work
     try:
-        coordinator = Coordinator(tmp_path, ledger, settings, pool, said.append)
+        coordinator = Coordinator(tmp_path, ledger, Settings(pr=True, max_prs_per_hour=1), pool, lambda _: None)
         slot = coordinator.next_slot()
         assert slot is not None and 3500 < slot - time.time() <= 3600
         coordinator.publish(ledger.get("o-r"))
         held = ledger.get("o-r")
         assert held.status is Status.HELD and held.reason.startswith("--max-prs-per-hour 1; next at ")
-        # Two an hour: the one published leaves room, so the forge is contacted (and refuses: no server).
-        coordinator.settings = Settings(pr=True, max_prs_per_hour=2)
+        # An hour later the held one goes: it pushes (and fails here, the forge being a closed port).
+        with sqlite3.connect(tmp_path / "campaign.db") as db:
+            db.execute("UPDATE publications SET at = at - 3600")
         assert coordinator.next_slot() is None
+        coordinator.publish_held()
+        failed = ledger.get("o-r")
+        assert failed.status is Status.FAILED and failed.stage is Stage.PUBLISH, failed
+        assert failed.reason.startswith("publish: could not push goescape/campaign to origin"), failed.reason
+        assert "t@" not in failed.reason
+        # resume tries a failed publish again, and nothing else.
+        assert ledger.retry_failed((Stage.PUBLISH,)) == 1 and ledger.get("o-r").status is Status.QUEUED
     finally:
         pool.close()
         ledger.close()
 
 
 def _stray(folder: Path) -> list[psutil.Process]:
-    """goescape processes still working in the campaign folder."""
+    """Processes still working in the campaign folder (zombies, which work no more, left out)."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
         with_folder = any(str(folder) in part for part in (p.info["cmdline"] or []))
-        if with_folder and p.pid != os.getpid():
+        if with_folder and p.pid != os.getpid() and not _dead(p):
             found.append(p)
     return found
 
@@ -241,6 +262,49 @@ def test_a_killed_coordinator_resumes_repeating_nothing_and_losing_nothing(
     assert not (folder / "tmp").exists()
 
 
+def _fix_process(folder: Path, marker: str, coordinator: subprocess.Popen[str]) -> psutil.Process:
+    """The `goescape fix` a worker runs for this campaign, once its command line holds `marker`."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and coordinator.poll() is None:
+        for p in _stray(folder):
+            if _dead(p):
+                continue
+            line = _cmdline(p)
+            if "fix" in line and marker in line and p.name().startswith("python"):
+                return p
+        time.sleep(0.1)
+    coordinator.kill()
+    pytest.fail(f"no goescape fix with {marker}: {coordinator.communicate()[1]}")
+
+
+def test_a_dead_local_worker_is_replaced_and_sigterm_stops_cleanly(tmp_path: Path, local_repos: Path) -> None:
+    spec = tmp_path / "repos.txt"
+    spec.write_text(f"{local_repos / 'ws'}\n")
+    folder = tmp_path / "c"
+    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    argv = [sys.executable, "-m", "goescape.engine", "campaign", "run", str(spec), "--dir", str(folder)]
+    coordinator = subprocess.Popen([*argv, "--gocache", gocache, *FIX], stderr=subprocess.PIPE, text=True)
+    verify = _fix_process(folder, "--no-measure", coordinator)
+    verify.parent().kill()  # the pool's worker process
+    measure = _fix_process(folder, "--branch", coordinator)
+    time.sleep(1.0)
+    coordinator.send_signal(signal.SIGTERM)
+    _, err = coordinator.communicate(timeout=60)
+    assert coordinator.returncode == 130, err
+    assert "repos-ws: a worker died; verify starts again" in err
+    assert "stopped; the ledger keeps every stage that ended" in err
+    deadline = time.monotonic() + 30
+    while _stray(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _stray(folder) and _dead(measure)
+    assert not (folder / "tmp").exists()
+    # The retried verify ended and is kept; the measure stage that was stopped runs on resume.
+    assert [(t["stage"], t["outcome"]) for t in _tasks(folder)] == [("verify", "ok")]
+    assert _campaign("resume", "--dir", str(folder)) == 0
+    assert _ledger(folder)["repos-ws"][:3] == ("done", 2, 0)
+    assert [t["stage"] for t in _tasks(folder)] == ["verify", "measure"]
+
+
 # --- Gitea, local workers and Dask ---------------------------------------------------------
 
 
@@ -281,7 +345,7 @@ def test_a_campaign_on_gitea_with_local_workers_then_on_dask_updates_the_same_pu
     # Each worker had its own GOCACHE under the campaign folder.
     caches = {str(t["worker"]): str(t["gocache"]) for t in _tasks(local)}
     assert all(Path(c).parent == local / "gocache" for c in caches.values())
-    assert len(set(caches.values())) == len(caches), caches
+    assert len(caches) == 2 and len(set(caches.values())) == 2, caches
 
     # The report: totals, per-codemod yield, evidence and the failure's reason.
     assert _campaign("report", "--dir", str(local)) == 0
@@ -346,7 +410,7 @@ def test_a_campaign_on_gitea_with_local_workers_then_on_dask_updates_the_same_pu
     assert len(_pulls(gitea, fleet, "ws")) == 1
     measures = [t for t in _tasks(dask_dir) if t["stage"] == "measure"]
     assert measures and all(str(t["worker"]).startswith(f"{bench_worker}#") for t in measures), measures
-    assert killed.pid not in {p.pid for p in psutil.process_iter()} or killed.status() == psutil.STATUS_ZOMBIE
+    assert _dead(killed)
 
     # campaign close closes it.
     assert _campaign("close", "--dir", str(dask_dir)) == 0
@@ -376,6 +440,13 @@ def _kill_during_measure(worker_pid: int, coordinator: subprocess.Popen[str]) ->
             return running[0]
         time.sleep(0.1)
     pytest.fail("the measure stage never started on the bench worker")
+
+
+def _dead(p: psutil.Process) -> bool:
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _cmdline(p: psutil.Process) -> list[str]:

@@ -147,10 +147,11 @@ def _gitea_env(workdir: Path) -> dict[str, str]:
     # Gitea reads GITEA_WORK_DIR / GITEA_CUSTOM / GITEA__section__KEY from the environment;
     # drop any inherited ones so only our app.ini counts.  HOME is private, so neither the
     # server's git nor the CLI touches the user's ~/.gitconfig.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITEA")}
+    # git's own variables go too: a test's GIT_CONFIG_GLOBAL=/dev/null would have Gitea's
+    # `git config --global` rename its lock file over /dev/null, replacing the device.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITEA", "GIT_"))}
     env["HOME"] = str(workdir / "home")
     env["USER"] = getpass.getuser()
-    env.pop("GIT_DIR", None)
     return env
 
 
