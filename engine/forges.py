@@ -174,7 +174,7 @@ class Gitea:
         for page in range(1, 1000):
             found = self._call("GET", f"/orgs/{urllib.parse.quote(org)}/repos?limit=50&page={page}") or []
             urls += [str(r["clone_url"]) for r in found if not r.get("archived")]
-            if len(found) < 50:
+            if not found:  # a server may cap pages below the limit asked for: only an empty one ends
                 break
         return urls
 

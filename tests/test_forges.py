@@ -214,3 +214,69 @@ def test_gitlab_contract_open_then_update(contract: tuple[str, type[Contract]]) 
     second = forge.publish(Spec("goescape", f"{MARKER}\ntwo", "goescape/fix", "main"))
     assert first.created and not second.created and first.number == second.number == 1
     assert state["mrs"][0]["description"].endswith("two") and state["mrs"][0]["title"] == "goescape"
+
+
+def test_github_contract_lists_an_organisation_and_closes_a_pull_request(
+    contract: tuple[str, type[Contract]],
+) -> None:
+    base, handler = contract
+    repo_json = {"name": "shop", "full_name": "acme/shop", "owner": {"login": "acme"}, "url": f"{base}/repos/acme/shop"}
+    state = {"state": "open"}
+
+    def pull(_b: Any, _q: Any) -> tuple[int, Any]:
+        return 200, {"number": 1, "state": state["state"], "url": f"{base}/repos/acme/shop/pulls/1"}
+
+    def close(body: Any, _q: Any) -> tuple[int, Any]:
+        state["state"] = body["state"]
+        return 200, {"number": 1, "state": state["state"]}
+
+    listed = [
+        {"name": "shop", "clone_url": "https://github.test/acme/shop.git", "archived": False},
+        {"name": "old", "clone_url": "https://github.test/acme/old.git", "archived": True},
+    ]
+    handler.routes.update(
+        {
+            ("GET", "/orgs/acme"): lambda _b, _q: (200, {"login": "acme", "url": f"{base}/orgs/acme"}),
+            ("GET", "/orgs/acme/repos"): lambda _b, _q: (200, listed),
+            ("GET", "/repos/acme/shop"): lambda _b, _q: (200, repo_json),
+            ("GET", "/repos/acme/shop/pulls/1"): pull,
+            ("PATCH", "/repos/acme/shop/pulls/1"): close,
+        }
+    )
+    forge = GitHub(base, "acme/shop", "token")
+    assert forge.repositories("acme") == ["https://github.test/acme/shop.git"]
+    assert forge.close(1) is True and state["state"] == "closed"
+    assert forge.close(1) is False, "a closed pull request is not closed again"
+
+
+def test_gitlab_contract_lists_a_group_and_closes_a_merge_request(contract: tuple[str, type[Contract]]) -> None:
+    base, handler = contract
+    state = {"state": "opened"}
+
+    def mr(_b: Any, _q: Any) -> tuple[int, Any]:
+        return 200, {"iid": 1, "id": 11, "project_id": 7, "state": state["state"]}
+
+    def update(body: Any, _q: Any) -> tuple[int, Any]:
+        if body.get("state_event") == "close":
+            state["state"] = "closed"
+        return 200, {"iid": 1, "id": 11, "project_id": 7, "state": state["state"]}
+
+    projects = [{"id": 7, "http_url_to_repo": "https://gitlab.test/g/p.git", "archived": False}]
+    handler.routes.update(
+        {
+            ("GET", "/api/v4/groups/g"): lambda _b, _q: (200, {"id": 5, "full_path": "g"}),
+            ("GET", "/api/v4/groups/5/projects"): lambda _b, q: (
+                200,
+                # python-gitlab sends Python's True/False, which GitLab reads case-insensitively.
+                projects if [v.lower() for v in q["include_subgroups"] + q["archived"]] == ["true", "false"] else [],
+            ),
+            ("GET", "/api/v4/projects/g%2Fp"): lambda _b, _q: (200, {"id": 7, "path_with_namespace": "g/p"}),
+            ("GET", "/api/v4/projects/g/p"): lambda _b, _q: (200, {"id": 7, "path_with_namespace": "g/p"}),
+            ("GET", "/api/v4/projects/7/merge_requests/1"): mr,
+            ("PUT", "/api/v4/projects/7/merge_requests/1"): update,
+        }
+    )
+    forge = GitLab(base, "g/p", "token")
+    assert forge.repositories("g") == ["https://gitlab.test/g/p.git"]
+    assert forge.close(1) is True and state["state"] == "closed"
+    assert forge.close(1) is False
