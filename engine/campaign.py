@@ -107,6 +107,7 @@ class Settings:
     reviewers: tuple[str, ...] = ()
     gocache: str | None = None
     max_prs_per_hour: int | None = None
+    workers: int = 1  # local workers, as last used (resume takes it when --workers is not given)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Settings:
@@ -151,6 +152,18 @@ def _locked(folder: Path) -> Iterator[None]:
         yield
 
 
+def coordinated(folder: Path) -> bool:
+    """Whether a coordinator runs in `folder` now (it holds campaign.lock)."""
+    try:
+        with (folder / "campaign.lock").open("rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @contextlib.contextmanager
 def _terminated_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
@@ -165,14 +178,24 @@ def _terminated_as_interrupt() -> Iterator[None]:
 
 def _counts(report: dict[str, Any] | None, leave_out: frozenset[str] = frozenset()) -> tuple[int, int]:
     """(verified, rejected) in a fix --all-modules JSON report, codemods in `leave_out` not counted."""
-    results = [r for m in (report or {}).get("modules", []) for r in m["results"] if r["codemod"] not in leave_out]
+    results = [r for r in _results(report) if r["codemod"] not in leave_out]
     return sum(r["result"] == "verified" for r in results), sum(r["result"] == "rejected" for r in results)
 
 
-def verified_codemods(report: dict[str, Any] | None) -> tuple[str, ...]:
+def _results(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [r for m in (report or {}).get("modules", []) for r in m["results"]]
+
+
+def to_measure(report: dict[str, Any] | None) -> tuple[str, ...]:
+    """The codemods the measure stage runs: those with a rewrite verify passed, or left unproven
+    because only a run-time measurement proves it (stage "allocs" under --no-measure: prealloc's)."""
     return tuple(
         sorted(
-            {r["codemod"] for m in (report or {}).get("modules", []) for r in m["results"] if r["result"] == "verified"}
+            {
+                r["codemod"]
+                for r in _results(report)
+                if r["result"] == "verified" or (r["result"] == "rejected" and r.get("stage") == "allocs")
+            }
         )
     )
 
@@ -200,7 +223,7 @@ class Coordinator:
             self.settings.branch,
             self.settings.gocache,
             forge,
-            verified_codemods(reports.get("verify")),
+            to_measure(reports.get("verify")),
             repo.clone,
         )
 
@@ -273,7 +296,7 @@ class Coordinator:
         reports = (repo.report or {}) | {o.stage.value: o.report}
         if o.stage is Stage.VERIFY:
             verified, rejected = _counts(o.report)
-            if not verified:
+            if not to_measure(o.report):
                 self.end(o.name, Status.DONE, rejected=rejected, report=reports, commit=o.commit, clone=o.clone)
                 return
             self.ledger.update(
@@ -288,7 +311,7 @@ class Coordinator:
             )
             self.waiting.appendleft(o.name)  # finish what was started before starting more
             return
-        measured = frozenset(verified_codemods(reports.get("verify")))
+        measured = frozenset(to_measure(reports.get("verify")))
         verified, rejected = _counts(o.report)
         rejected += _counts(reports.get("verify"), leave_out=measured)[1]
         fields = {"verified": verified, "rejected": rejected, "report": reports, "clone": o.clone}
@@ -306,7 +329,8 @@ class Coordinator:
             for other in (self.folder / "repos" / name).glob("*"):
                 if str(other) != repo.clone:
                     shutil.rmtree(other, ignore_errors=True)
-        self.say(f"{name}: {repo.outcome()}" + (f" {repo.pr_url}" if repo.pr_url and status is Status.DONE else ""))
+        where = repo.where() if status is Status.DONE else ""
+        self.say(f"{name}: {repo.outcome()}" + (f"; {where}" if where else ""))
 
     def next_slot(self) -> float | None:
         """When the next pull request may go under --max-prs-per-hour; None when it may go now."""
@@ -425,6 +449,7 @@ def resume(
     canary: int | None = None,
     max_prs_per_hour: int | None = None,
     retry_failed: bool = False,
+    workers: int | None = None,
 ) -> Summary:
     """Run what the ledger says is left on `pool` (closed on return): held and failed pull requests
     first, then queued and interrupted stages in SPEC order (only the first `canary` repositories
@@ -435,13 +460,12 @@ def resume(
     """
     try:
         settings = settings_of(folder)
-        if max_prs_per_hour is not None:
-            settings = Settings.from_json(asdict(settings) | {"max_prs_per_hour": max_prs_per_hour})
+        changed = {k: v for k, v in (("max_prs_per_hour", max_prs_per_hour), ("workers", workers)) if v is not None}
+        settings = Settings.from_json(asdict(settings) | changed)
         with _locked(folder), _terminated_as_interrupt():
             ledger = Ledger(folder)
             try:
-                if max_prs_per_hour is not None:
-                    ledger.set_meta("settings", asdict(settings))
+                ledger.set_meta("settings", asdict(settings))
                 stop_leftovers(folder)  # of a coordinator killed before it could stop them
                 ledger.requeue_interrupted()
                 ledger.retry_failed(tuple(Stage) if retry_failed else (Stage.PUBLISH,))

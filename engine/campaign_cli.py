@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -30,9 +31,7 @@ def _pooled(fn: F) -> F:
     fn = click.option(
         "--workers",
         type=click.IntRange(min=1),
-        default=1,
-        show_default=True,
-        help="Local worker processes (a process pool; nothing to start).",
+        help="Local worker processes (a process pool; nothing to start). Default: 1, or what the campaign last used.",
     )(fn)
     fn = click.option(
         "--scheduler",
@@ -56,18 +55,25 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _pool(folder: Path, workers: int, scheduler: str | None) -> Pool:
+def _pool(workers: int | None, scheduler: str | None) -> Pool:
     """The pool, made before anything is written: a scheduler that cannot be used fails first."""
     from goescape.engine import workers as pools
 
-    return pools.dask_pool(scheduler) if scheduler else pools.local_pool(workers)
+    return pools.dask_pool(scheduler) if scheduler else pools.local_pool(workers or 1)
 
 
-def _resume(folder: Path, pool: Pool, canary: int | None, max_prs: int | None, retry_failed: bool = False) -> None:
+def _resume(
+    folder: Path,
+    pool: Pool,
+    canary: int | None,
+    max_prs: int | None,
+    retry_failed: bool = False,
+    workers: int | None = None,
+) -> None:
     from goescape.engine import campaign
 
     try:
-        summary = campaign.resume(folder, pool, _say, canary, max_prs, retry_failed)
+        summary = campaign.resume(folder, pool, _say, canary, max_prs, retry_failed, workers)
     except KeyboardInterrupt:
         _say(f"goescape: stopped; the ledger keeps every stage that ended: goescape campaign resume --dir {folder}")
         raise SystemExit(130) from None
@@ -115,7 +121,7 @@ def campaign_group() -> None:
 def run_cmd(
     spec: str | None,
     folder: str,
-    workers: int,
+    workers: int | None,
     scheduler: str | None,
     canary: int | None,
     max_prs_per_hour: int | None,
@@ -171,15 +177,16 @@ def run_cmd(
         reviewers=tuple(x for x in reviewers.split(",") if x),
         gocache=str(Path(gocache).resolve()) if gocache else None,
         max_prs_per_hour=max_prs_per_hour,
+        workers=workers or 1,
     )
     where = Path(folder).resolve()
-    pool = _pool(where, workers, scheduler)
+    pool = _pool(workers, scheduler)
     try:
         campaign.start(where, entries, settings, fresh)
     except BaseException:
         pool.close()
         raise
-    _say(f"campaign of {len(entries)} repositories in {where}")
+    _say(f"campaign of {len(entries)} repositor{'y' if len(entries) == 1 else 'ies'} in {where}")
     _resume(where, pool, canary, None)
 
 
@@ -189,7 +196,7 @@ def run_cmd(
 @click.option("--retry-failed", is_flag=True, help="Also run again the failed repositories' failed stage.")
 def resume_cmd(
     folder: str,
-    workers: int,
+    workers: int | None,
     scheduler: str | None,
     canary: int | None,
     max_prs_per_hour: int | None,
@@ -205,8 +212,8 @@ def resume_cmd(
     from goescape.engine import campaign
 
     where = Path(folder).resolve()
-    campaign.settings_of(where)
-    _resume(where, _pool(where, workers, scheduler), canary, max_prs_per_hour, retry_failed)
+    workers = workers or campaign.settings_of(where).workers
+    _resume(where, _pool(workers, scheduler), canary, max_prs_per_hour, retry_failed, workers)
 
 
 @campaign_group.command("status")
@@ -242,6 +249,8 @@ def status_cmd(folder: str, as_json: bool) -> None:
                 "verified": r.verified,
                 "rejected": r.rejected,
                 "pull_request": r.pr_url or None,
+                "branch": r.branch(),
+                "clone": r.clone or None,
                 "reason": r.reason or None,
                 "worker_deaths": r.deaths,
             }
@@ -249,7 +258,9 @@ def status_cmd(folder: str, as_json: bool) -> None:
         ]
         click.echo(json.dumps({"version": 1, "repositories": rows}, indent=2))
         return
-    campaign_report.status_table(Console(), repos)
+    # Piped (CI logs), a table wider than the default 80 columns keeps names and URLs whole.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    campaign_report.status_table(console, repos, interrupted=not campaign.coordinated(where))
 
 
 @campaign_group.command("report")

@@ -20,20 +20,33 @@ def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 
 
-def status_table(console: Console, repos: Sequence[Repository]) -> None:
-    """One row per repository: where it stands, its counts and its pull request."""
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_table(console: Console, repos: Sequence[Repository], interrupted: bool) -> None:
+    """One row per repository: where it stands, its counts, and its pull request, branch or
+    failure. `interrupted`: no coordinator runs, so "running" stages were stopped."""
     table = Table(title="campaign", title_justify="left")
-    for column in ("repository", "ref", "status", "verified", "rejected", "pull request", "updated"):
+    for column in ("repository", "ref", "status", "verified", "rejected", "pull request, branch or reason", "updated"):
         table.add_column(column, justify="right" if column in ("verified", "rejected") else "left")
     for r in repos:
         finished = r.status in (Status.DONE, Status.FAILED, Status.HELD)
+        status = r.status.value
+        if r.status is Status.DONE and not (r.verified or r.rejected):
+            status = "nothing to do"
+        elif r.status is Status.RUNNING and interrupted:
+            status = f"interrupted ({r.stage.value}; resume runs it again)"
+        elif r.status is not Status.DONE:
+            status = f"{status} ({r.stage.value})" if r.status is not Status.FAILED else status
+        detail = r.reason if r.status in (Status.FAILED, Status.HELD) else r.where()
         table.add_row(
             r.name,
             r.ref or "",
-            r.outcome() if r.status is not Status.DONE else ("done" if r.verified or r.rejected else "nothing to do"),
+            status,
             str(r.verified) if finished else "",
             str(r.rejected) if finished else "",
-            r.pr_url,
+            _short(detail),
             _when(r.updated),
         )
     console.print(table)
@@ -89,30 +102,47 @@ def markdown(repos: Sequence[Repository], go_versions: Sequence[str]) -> str:
         lines.append(f"| {name} | {sum(c.values())} | {c['verified']} | {c['rejected']} | {c['skipped']} |")
     if not tally:
         lines.append("| (none) | 0 | 0 | 0 | 0 |")
-    lines += ["", "## Repositories", "", "| repository | ref | outcome | pull request |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Repositories",
+        "",
+        "| repository | URL | ref | outcome | pull request or branch |",
+        "|---|---|---|---|---|",
+    ]
     for repo in repos:
-        outcome = "done: " + repo.counts() if repo.status is Status.DONE else repo.outcome()
-        lines.append(f"| {_cell(repo.url)} | {_cell(repo.ref or 'HEAD')} | {_cell(outcome)} | {repo.pr_url} |")
+        outcome = repo.outcome() if repo.status is not Status.FAILED else "failed (see below)"
+        lines.append(
+            f"| {repo.name} | {_cell(repo.url)} | {_cell(repo.ref or '')} | {_cell(outcome)} | {_cell(repo.where())} |"
+        )
     for repo in repos:
-        found = [r for r in _results(repo) if r["result"] == "verified"]
-        if not found:
+        results = _results(repo)
+        found = [r for r in results if r["result"] == "verified"]
+        turned_down = [r for r in results if r["result"] == "rejected"]
+        if not (found or turned_down):
             continue
-        lines += [
-            "",
-            f"### {repo.name}",
-            "",
-            f"Commit `{repo.commit[:12]}`. Evidence for each verified rewrite:",
-            "",
-            "| module | place | codemod | escape removed | allocations before → after | checks |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in found:
-            removed = "; ".join(f"`{t['message']}`" for t in r.get("removed", [])) or "proof at run time"
-            allocs = (r.get("measurement") or {}).get("text") or r.get("not_measured") or "not measured"
-            lines.append(
-                f"| {r['module']} | `{r['file']}:{r['line']}` {_cell(r['function'])} | {r['codemod']} "
-                f"| {_cell(removed)} | {_cell(allocs)} | {', '.join(r.get('checks', []))} |"
-            )
+        lines += ["", f"### {repo.name}", "", f"Base commit `{repo.commit[:12]}`."]
+        if repo.branch():
+            lines[-1] += f" Branch `{repo.branch()}` in `{repo.clone}`."
+        if found:
+            lines += [
+                "",
+                "| module | place | codemod | escape removed | allocations before → after | checks |",
+                "|---|---|---|---|---|---|",
+            ]
+            for r in found:
+                removed = "; ".join(f"`{t['message']}`" for t in r.get("removed", [])) or "proof at run time"
+                allocs = (r.get("measurement") or {}).get("text") or r.get("not_measured") or "not measured"
+                lines.append(
+                    f"| {r['module']} | `{r['file']}:{r['line']}` {_cell(r['function'])} | {r['codemod']} "
+                    f"| {_cell(removed)} | {_cell(allocs)} | {', '.join(r.get('checks', []))} |"
+                )
+        if turned_down:
+            lines += ["", "Rejected:", "", "| module | place | codemod | stage | reason |", "|---|---|---|---|---|"]
+            for r in turned_down:
+                lines.append(
+                    f"| {r['module']} | `{r['file']}:{r['line']}` {_cell(r['function'])} | {r['codemod']} "
+                    f"| {r.get('stage', '')} | {_cell(r.get('reason', ''))} |"
+                )
     if failed:
         lines += ["", "## Failed", ""] + [f"- **{r.name}**: {r.reason}" for r in failed]
     return "\n".join(lines) + "\n"

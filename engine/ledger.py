@@ -73,10 +73,24 @@ class Repository:
             return "nothing to do" if not (self.verified or self.rejected) else self.counts()
         if self.status is Status.HELD:
             return f"{self.counts()}; pull request held back ({self.reason})"
+        if self.status is Status.RUNNING:
+            return f"running ({self.stage.value})"
         return f"{self.status.value} ({self.stage.value})"
 
     def counts(self) -> str:
         return f"verified {self.verified}, rejected {self.rejected}"
+
+    def branch(self) -> str | None:
+        """The branch the measure stage made in `clone`, or None."""
+        made = (self.report or {}).get("measure", {}).get("branch") or {}
+        return str(made["name"]) if made.get("name") else None
+
+    def where(self) -> str:
+        """Where the result is: the pull request, or the branch and the clone holding it."""
+        if self.pr_url:
+            return self.pr_url
+        name = self.branch()
+        return f"branch {name} in {self.clone}" if name and self.status is Status.DONE else ""
 
 
 _TABLES = """

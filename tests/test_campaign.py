@@ -33,6 +33,32 @@ CLEAN = {
     "go.mod": "module example.com/clean\n\ngo 1.22\n",
     "c.go": "package c\n\nfunc Add(a, b int) int { return a + b }\n",
 }
+# prealloc is proven only at run time: verify (no figures) leaves it unproven, measure proves it.
+GROW = {
+    "go.mod": "module example.com/grow\n\ngo 1.22\n",
+    "grow.go": """package grow
+
+// Names lists the names; the slice grows by doubling as it goes.
+func Names(items []string) []string {
+	names := []string{}
+	for _, it := range items {
+		names = append(names, it+"!")
+	}
+	return names
+}
+""",
+    "grow_test.go": """package grow
+
+import "testing"
+
+func TestNames(t *testing.T) {
+	in := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}
+	if got := Names(in); len(got) != len(in) || got[8] != "i!" {
+		t.Fatalf("Names = %q", got)
+	}
+}
+""",
+}
 # sprint's patterns are calibrated to save nothing on go1.26 for some arguments: --all-patterns tries them.
 FIX = ["--codemod", "sprint", "--all-patterns"]
 
@@ -64,6 +90,7 @@ def local_repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git_repo(top / "ws", WORKSPACE)
     git_repo(top / "broken", BROKEN)
     git_repo(top / "clean", CLEAN)
+    git_repo(top / "grow", GROW)
     return top
 
 
@@ -136,6 +163,30 @@ def test_scheduler_without_dask_says_what_to_install(tmp_path: Path, local_repos
     assert out.stderr.strip().splitlines() == [
         "goescape: tcp://127.0.0.1:1: --scheduler needs dask.distributed (pip install 'goescape[distributed]')"
     ], out.stderr
+
+
+def test_a_rewrite_proven_only_at_run_time_is_measured_and_reported(
+    tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "repos.txt"
+    spec.write_text(f"{local_repos / 'grow'}\n")
+    folder = tmp_path / "c"
+    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    argv = ["run", str(spec), "--dir", str(folder), "--codemod", "prealloc", "--all-patterns", "--gocache", gocache]
+    assert _campaign(*argv) == 0
+    assert _ledger(folder)["repos-grow"][:3] == ("done", 1, 0), _ledger(folder)
+    assert [t["stage"] for t in _tasks(folder)] == ["verify", "measure"]
+    ledger = Ledger(folder)
+    repo = ledger.get("repos-grow")
+    ledger.close()
+    assert repo.branch() == "goescape/campaign"
+    subject = git("log", "-1", "--format=%s", "goescape/campaign", cwd=Path(repo.clone))
+    assert "prealloc" in subject, subject
+    err = capsys.readouterr().err
+    assert f"repos-grow: verified 1, rejected 0; branch goescape/campaign in {repo.clone}" in err, err
+    assert _campaign("status", "--dir", str(folder)) == 0
+    out = capsys.readouterr().out
+    assert "branch goescape/campaign in" in out and "nothing to do" not in out, out
 
 
 # --- Canary, rate limit, resume ------------------------------------------------------------
