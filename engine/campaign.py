@@ -46,9 +46,12 @@ def read_spec(path: Path) -> list[Entry]:
     """The SPEC file: one `URL [REF]` per line; `#` starts a comment; a local path is relative
     to the SPEC's folder. Errors: GoescapeError naming FILE:LINE."""
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise GoescapeError(f"cannot read the SPEC: {exc.strerror}", path=path) from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # missing, a folder, a bad name, not UTF-8 text
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise GoescapeError(
+            f"cannot read the SPEC: {why}", path=str(path)[:200], hint="one `URL [REF]` per line"
+        ) from exc
     entries: list[Entry] = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
@@ -58,7 +61,9 @@ def read_spec(path: Path) -> list[Entry]:
         if len(words) > 2:
             raise GoescapeError(f"expected `URL [REF]`, found {len(words)} words", path=where)
         url = words[0]
-        if "://" in url and "@" in urllib.parse.urlparse(url).netloc:
+        if len(url) > 1000 or "\0" in line:
+            raise GoescapeError("not a repository URL or path (too long, or a NUL byte)", path=where)
+        if "://" in url and urllib.parse.urlparse(url).password:
             raise GoescapeError(
                 "a URL with credentials in it would be stored in the ledger and shown in reports",
                 path=where,
@@ -67,8 +72,12 @@ def read_spec(path: Path) -> list[Entry]:
         if len(words) == 2 and words[1].startswith("-"):
             raise GoescapeError(f"{words[1]} is no ref", path=where)
         if not _is_url(url):
-            local = (path.parent / url).resolve()
-            if not (local / ".git").exists():
+            try:
+                local = (path.parent / url).resolve()
+                found = (local / ".git").exists()
+            except OSError:
+                found = False
+            if not found:
                 raise GoescapeError(f"{url} is neither a URL nor a local git repository", path=where)
             url = str(local)
         entries.append(Entry(url, words[1] if len(words) == 2 else None))
@@ -141,8 +150,14 @@ class Summary:
 
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "campaign.lock").open("wb") as lock:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = (folder / "campaign.lock").open("wb")
+    except OSError as exc:
+        raise GoescapeError(
+            f"cannot use this folder: {exc.strerror}", path=folder, hint="pick a --dir you can write"
+        ) from exc
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -162,6 +177,17 @@ def coordinated(folder: Path) -> bool:
     except OSError:
         return False
     return False
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored for the block (the clean-up after the first one)."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -314,7 +340,14 @@ class Coordinator:
         measured = frozenset(to_measure(reports.get("verify")))
         verified, rejected = _counts(o.report)
         rejected += _counts(reports.get("verify"), leave_out=measured)[1]
-        fields = {"verified": verified, "rejected": rejected, "report": reports, "clone": o.clone}
+        made = (o.report or {}).get("branch") or {}
+        fields = {
+            "verified": verified,
+            "rejected": rejected,
+            "report": reports,
+            "clone": o.clone,
+            "branch": made.get("name"),
+        }
         if not verified or not self.settings.pr:
             self.end(o.name, Status.DONE, **fields)
             return
@@ -341,13 +374,13 @@ class Coordinator:
         return recent[-limit] + 3600 if len(recent) >= limit else None
 
     def publish_held(self) -> None:
-        for repo in self.ledger.repositories():
-            if repo.status is Status.HELD and self.next_slot() is None:
-                self.publish(repo)
+        for name in self.ledger.names(Status.HELD):
+            if self.next_slot() is None:
+                self.publish(self.ledger.get(name))
 
     def wait_for_held(self) -> None:
         """Publish the held pull requests as the hour allows (Ctrl-C stops; `resume` goes on)."""
-        while any(r.status is Status.HELD for r in self.ledger.repositories()):
+        while self.ledger.names(Status.HELD):
             slot = self.next_slot()
             if slot is None:
                 self.publish_held()
@@ -415,7 +448,7 @@ def start(folder: Path, entries: Sequence[Entry], settings: Settings, fresh: boo
     with _locked(folder):
         ledger = Ledger(folder)
         try:
-            if ledger.repositories() and not fresh:
+            if ledger.repositories(reports=False) and not fresh:
                 raise GoescapeError(
                     "this folder already holds a campaign",
                     path=folder,
@@ -462,7 +495,13 @@ def resume(
         settings = settings_of(folder)
         changed = {k: v for k, v in (("max_prs_per_hour", max_prs_per_hour), ("workers", workers)) if v is not None}
         settings = Settings.from_json(asdict(settings) | changed)
-        with _locked(folder), _terminated_as_interrupt():
+        lock = _locked(folder)
+        lock.__enter__()
+    except BaseException:
+        pool.close()  # refused: another coordinator's work and files are left alone
+        raise
+    try:
+        with _terminated_as_interrupt():
             ledger = Ledger(folder)
             try:
                 ledger.set_meta("settings", asdict(settings))
@@ -472,10 +511,10 @@ def resume(
                 say(f"campaign in {folder}: {pool.describe}")
                 coordinator = Coordinator(folder, ledger, settings, pool, say)
                 coordinator.publish_held()
-                todo = [r for r in ledger.repositories() if r.status is Status.QUEUED]
+                todo = [r for r in ledger.repositories(reports=False) if r.status is Status.QUEUED]
                 coordinator.run(todo[:canary] if canary else todo)
                 coordinator.wait_for_held()
-                repos = ledger.repositories()
+                repos = ledger.repositories(reports=False)
                 return Summary(
                     coordinator.finished,
                     sum(r.status in (Status.QUEUED, Status.RUNNING) for r in repos),
@@ -485,9 +524,11 @@ def resume(
             finally:
                 ledger.close()
     finally:
-        pool.close()
-        stop_leftovers(folder)
-        shutil.rmtree(folder / "tmp", ignore_errors=True)
+        with _signals_deferred():  # a second Ctrl-C or SIGTERM must not cut the clean-up short
+            pool.close()
+            stop_leftovers(folder)
+            shutil.rmtree(folder / "tmp", ignore_errors=True)
+            lock.__exit__(None, None, None)
 
 
 def close_all(folder: Path, say: Callable[[str], None]) -> int:

@@ -30,7 +30,7 @@ _DIR = click.option(
 def _pooled(fn: F) -> F:
     fn = click.option(
         "--workers",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=64),
         help="Local worker processes (a process pool; nothing to start). Default: 1, or what the campaign last used.",
     )(fn)
     fn = click.option(
@@ -57,7 +57,12 @@ def _say(text: str) -> None:
 
 def _pool(workers: int | None, scheduler: str | None) -> Pool:
     """The pool, made before anything is written: a scheduler that cannot be used fails first."""
+    import re
+
     from goescape.engine import workers as pools
+
+    if scheduler and not re.fullmatch(r"(tcp|tls)://[^\s:/]+:\d{1,5}", scheduler):
+        raise GoescapeError("not a scheduler address", path=scheduler, hint="give tcp://HOST:PORT")
 
     return pools.dask_pool(scheduler) if scheduler else pools.local_pool(workers or 1)
 
@@ -81,6 +86,26 @@ def _resume(
     _say(f"{summary.finished} finished in this run; {summary.left} left; {summary.held} pull request(s) held back")
     if summary.left and canary:
         _say(f"canary: look at them (goescape campaign status --dir {folder}), then: {again}")
+
+
+def _settings_that_work(codemods: tuple[str, ...], branch: str, gocache: str | None) -> None:
+    """Refuse before any clone what would fail in every repository."""
+    import subprocess
+
+    from goescape.engine.codemod import load_codemods
+
+    known = {c.name for c in load_codemods()}
+    for name in codemods:
+        if name not in known:
+            raise GoescapeError(f"unknown codemod {name!r}", hint="goescape list shows them")
+    ok = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, check=False)
+    if ok.returncode != 0:
+        raise GoescapeError(f"{branch!r} is not a valid branch name", hint="pass another --branch")
+    if gocache:
+        try:
+            Path(gocache).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GoescapeError(f"cannot use it as GOCACHE: {exc.strerror}", path=gocache) from exc
 
 
 @click.group("campaign")
@@ -164,6 +189,7 @@ def run_cmd(
         entries = [campaign.Entry(u, None) for u in urls]
     else:
         entries = campaign.read_spec(Path(spec or ""))
+    _settings_that_work(codemods, branch, gocache)
     fix_args = [f"--codemod={c}" for c in codemods] + [f"--verify={level}"]
     fix_args += ["--all-patterns"] * all_patterns + ["--short"] * short
     settings = campaign.Settings(
@@ -183,6 +209,10 @@ def run_cmd(
     pool = _pool(workers, scheduler)
     try:
         campaign.start(where, entries, settings, fresh)
+    except KeyboardInterrupt:
+        pool.close()
+        _say(f"goescape: stopped before any repository started: goescape campaign resume --dir {where}")
+        raise SystemExit(130) from None
     except BaseException:
         pool.close()
         raise
@@ -235,7 +265,7 @@ def status_cmd(folder: str, as_json: bool) -> None:
     campaign.settings_of(where)
     ledger = Ledger(where)
     try:
-        repos = ledger.repositories()
+        repos = ledger.repositories(reports=False)
     finally:
         ledger.close()
     if as_json:

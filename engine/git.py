@@ -507,7 +507,10 @@ def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> N
 
 
 def _first_line(exc: gitpython.GitCommandError, url: str) -> str:
-    text = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git failed")
+    # GitPython wraps git's stderr as "stderr: '...'"; git's cause is its fatal: line.
+    lines = [ln.strip().strip("'").removeprefix("stderr: '").strip() for ln in str(exc.stderr).splitlines()]
+    lines = [ln for ln in lines if ln]
+    text = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[0] if lines else "git failed")
     return text.replace(url, "<url>") if "@" in url else text  # a URL with a token in it is never shown
 
 

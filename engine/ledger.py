@@ -61,6 +61,7 @@ class Repository:
     commit: str
     base: str | None  # the branch a pull request targets
     clone: str  # the clone of the last stage that ended (measure's holds the branch)
+    made: str | None  # the branch the measure stage made in `clone`
     deaths: int  # how often a worker died running its current stage
     report: dict[str, Any] | None  # the last stage's `goescape fix --json` report
     updated: float
@@ -82,8 +83,7 @@ class Repository:
 
     def branch(self) -> str | None:
         """The branch the measure stage made in `clone`, or None."""
-        made = (self.report or {}).get("measure", {}).get("branch") or {}
-        return str(made["name"]) if made.get("name") else None
+        return self.made
 
     def where(self) -> str:
         """Where the result is: the pull request, or the branch and the clone holding it."""
@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS repositories (
     name TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, position INTEGER NOT NULL,
     status TEXT NOT NULL, stage TEXT NOT NULL, verified INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '', pr_url TEXT NOT NULL DEFAULT '',
-    pr_number INTEGER, commit_sha TEXT NOT NULL DEFAULT '', base TEXT, clone TEXT NOT NULL DEFAULT '',
+    pr_number INTEGER, commit_sha TEXT NOT NULL DEFAULT '', base TEXT, clone TEXT NOT NULL DEFAULT '', branch TEXT,
     deaths INTEGER NOT NULL DEFAULT 0, report TEXT, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
@@ -122,6 +122,10 @@ class Ledger:
         self.path = folder / FILE
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                self._db.close()
+                raise sqlite3.DatabaseError("it holds other tables")
             self._db.executescript(_TABLES)
             found = self.meta("schema")
         except sqlite3.DatabaseError as exc:
@@ -162,22 +166,30 @@ class Ledger:
 
     _COLUMNS = (
         "name, url, ref, position, status, stage, verified, rejected, reason, pr_url, pr_number,"
-        " commit_sha, base, clone, deaths, report, updated"
+        " commit_sha, base, clone, branch, deaths, {report}, updated"
     )
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Repository:
         values = list(r)
         values[4], values[5] = Status(r[4]), Stage(r[5])
-        values[15] = json.loads(r[15]) if r[15] else None
+        values[16] = json.loads(r[16]) if r[16] else None
         return Repository(*values)
 
-    def repositories(self) -> list[Repository]:
-        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM repositories ORDER BY position").fetchall()
+    def repositories(self, reports: bool = True) -> list[Repository]:
+        """Every repository in SPEC order; `reports=False` leaves their fix reports out (report None),
+        which a large campaign's status and coordinator need not parse."""
+        columns = self._COLUMNS.format(report="report" if reports else "NULL")
+        rows = self._db.execute(f"SELECT {columns} FROM repositories ORDER BY position").fetchall()
         return [self._row(r) for r in rows]
 
+    def names(self, status: Status) -> list[str]:
+        rows = self._db.execute("SELECT name FROM repositories WHERE status = ? ORDER BY position", (status.value,))
+        return [r[0] for r in rows.fetchall()]
+
     def get(self, name: str) -> Repository:
-        row = self._db.execute(f"SELECT {self._COLUMNS} FROM repositories WHERE name = ?", (name,)).fetchone()
+        columns = self._COLUMNS.format(report="report")
+        row = self._db.execute(f"SELECT {columns} FROM repositories WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise KeyError(name)
         return self._row(row)

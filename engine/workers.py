@@ -152,7 +152,8 @@ def _command(job: Job, clone: Path) -> list[str]:
 
 def _reason(stderr: str, code: int) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    last = lines[-1].removeprefix("goescape: ") if lines else ""
+    errors = [ln for ln in lines if ln.startswith("goescape: ")]  # its one-line error, after any headings
+    last = (errors or lines or [""])[-1].removeprefix("goescape: ")
     return last or f"goescape fix exited with {code}"
 
 

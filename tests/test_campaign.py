@@ -3,6 +3,7 @@ LocalCluster, with the real toolchain, real git repositories and the real Gitea 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -104,6 +105,7 @@ def test_spec_lines_comments_refs_and_local_paths(tmp_path: Path, local_repos: P
         "https://gitea.example.com/platform/api.git   v1.2.0  # a tag\n"
         "\n"
         "git@github.com:acme/tools.git\n"
+        "ssh://git@git.example.com/acme/ops.git  # a user name is no secret\n"
         f"{os.path.relpath(local_repos / 'ws', tmp_path)}\n"
         "https://gitlab.example.com/group/sub/api\n"
     )
@@ -111,10 +113,11 @@ def test_spec_lines_comments_refs_and_local_paths(tmp_path: Path, local_repos: P
     assert entries == [
         Entry("https://gitea.example.com/platform/api.git", "v1.2.0"),
         Entry("git@github.com:acme/tools.git", None),
+        Entry("ssh://git@git.example.com/acme/ops.git", None),
         Entry(str(local_repos / "ws"), None),
         Entry("https://gitlab.example.com/group/sub/api", None),
     ]
-    assert [n for n, _, _ in names(entries)] == ["platform-api-v1.2.0", "acme-tools", "repos-ws", "sub-api"]
+    assert [n for n, _, _ in names(entries)] == ["platform-api-v1.2.0", "acme-tools", "acme-ops", "repos-ws", "sub-api"]
     # The same repository twice gets two folders.
     assert [n for n, _, _ in names([Entry("https://h/o/r", None)] * 2)] == ["o-r", "o-r-2"]
 
@@ -127,11 +130,12 @@ def test_spec_lines_comments_refs_and_local_paths(tmp_path: Path, local_repos: P
         ("https://h/o/r\n./not-here\n", "repos.txt:2: ./not-here is neither a URL nor a local git repository"),
         ("https://me:secret@h/o/r\n", "repos.txt:1: a URL with credentials in it would be stored in the ledger"),
         ("https://h/o/r --upload-pack=touch\n", "repos.txt:1: --upload-pack=touch is no ref"),
+        ("\xff\xfe not text\n", "repos.txt: cannot read the SPEC: not UTF-8 text"),
     ],
 )
 def test_a_bad_spec_names_its_line(tmp_path: Path, text: str, message: str) -> None:
     spec = tmp_path / "repos.txt"
-    spec.write_text(text)
+    spec.write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
     with pytest.raises(GoescapeError) as caught:
         read_spec(spec)
     assert message in caught.value.line()
@@ -187,6 +191,32 @@ def test_a_rewrite_proven_only_at_run_time_is_measured_and_reported(
     assert _campaign("status", "--dir", str(folder)) == 0
     out = capsys.readouterr().out
     assert "branch goescape/campaign in" in out and "nothing to do" not in out, out
+
+
+def test_a_refused_resume_leaves_the_running_campaign_alone(
+    tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "repos.txt"
+    spec.write_text(f"{local_repos / 'clean'}\n")
+    folder = tmp_path / "c"
+    assert _campaign("run", str(spec), "--dir", str(folder), "--canary", "1", *FIX) == 0
+    work = folder / "tmp" / "0-running"
+    work.mkdir(parents=True)
+    with (folder / "campaign.lock").open("wb") as lock:  # another coordinator, running
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert _campaign("resume", "--dir", str(folder)) == 2
+    assert "another goescape campaign is running in this folder" in capsys.readouterr().err
+    assert work.is_dir(), "its temporary files are the other coordinator's"
+
+
+def test_a_foreign_database_is_not_taken_for_a_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(tmp_path / "campaign.db") as db:
+        db.execute("CREATE TABLE repositories (x INTEGER)")
+    assert _campaign("status", "--dir", str(tmp_path)) == 2
+    assert "campaign.db: not a campaign ledger: it holds other tables (pick another --dir)" in capsys.readouterr().err
+    with sqlite3.connect(tmp_path / "campaign.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master")]
+    assert tables == ["repositories"], "nothing was added to it"
 
 
 # --- Canary, rate limit, resume ------------------------------------------------------------
