@@ -306,14 +306,15 @@ def _stray(folder: Path) -> list[psutil.Process]:
 
 
 def test_a_killed_coordinator_resumes_repeating_nothing_and_losing_nothing(
-    tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, gitea: GiteaServer, fleet: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITEA_TOKEN", gitea.token)
     spec = tmp_path / "repos.txt"
-    spec.write_text(f"{local_repos / 'clean'}\n{local_repos / 'ws'}\n{local_repos / 'broken'}\n")
+    spec.write_text("".join(f"{gitea.base_url}{fleet}/{name}.git\n" for name in ("clean", "ws", "broken")))
     folder = tmp_path / "c"
     argv = [sys.executable, "-m", "goescape.engine", "campaign", "run", str(spec), "--dir", str(folder), *FIX]
     gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
-    coordinator = subprocess.Popen([*argv, "--gocache", gocache], stderr=subprocess.PIPE)
+    coordinator = subprocess.Popen([*argv, "--gocache", gocache, "--pr"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill it while ws is being fixed, after clean finished
         time.sleep(0.2)
@@ -321,7 +322,7 @@ def test_a_killed_coordinator_resumes_repeating_nothing_and_losing_nothing(
             continue
         with sqlite3.connect(folder / "campaign.db") as db:
             rows = dict(db.execute("SELECT name, status FROM repositories").fetchall())
-        if rows.get("repos-clean") == "done" and rows.get("repos-ws") == "running":
+        if rows.get("fleet-clean") == "done" and rows.get("fleet-ws") == "running":
             break
     else:
         coordinator.kill()
@@ -335,10 +336,11 @@ def test_a_killed_coordinator_resumes_repeating_nothing_and_losing_nothing(
     assert not _stray(folder)
     assert _campaign("resume", "--dir", str(folder)) == 0
     state = _ledger(folder)
-    assert state["repos-clean"][:3] == ("done", 0, 0)
-    assert state["repos-ws"][:3] == ("done", 2, 0)
-    assert state["repos-broken"][0] == "failed"
-    clean_runs = [t for t in _tasks(folder) if t["repository"] == "repos-clean"]
+    assert state["fleet-clean"][:3] == ("done", 0, 0)
+    assert state["fleet-ws"][:3] == ("done", 2, 0) and state["fleet-ws"][4], state
+    assert len(_pulls(gitea, fleet, "ws")) == 1
+    assert state["fleet-broken"][0] == "failed"
+    clean_runs = [t for t in _tasks(folder) if t["repository"] == "fleet-clean"]
     assert len(clean_runs) == 1, clean_runs
     assert not (folder / "tmp").exists()
 
