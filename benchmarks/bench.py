@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 STD = ["strings", "strconv", "encoding/json", "net/url", "text/template"]
 
 
+def git(*args: str, cwd: Path) -> None:
+    """git as the benchmarks' committer (no global identity needed), quietly; raises on failure."""
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def go_env(name: str) -> str:
+    return subprocess.run(["go", "env", name], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def timed(command: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Median seconds of `repeat` runs after an unmeasured warm-up run, and the last run's exit status."""
     subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)

@@ -23,16 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
+from bench import ROOT, git, go_env  # benchmarks/bench.py: this script's folder is first on sys.path
 
 
 def _copies(top: Path, n: int) -> Path:
@@ -41,9 +32,9 @@ def _copies(top: Path, n: int) -> Path:
     for i in range(n):
         repo = top / f"shop{i}"
         shutil.copytree(ROOT / "examples", repo)
-        _git("init", "-q", "-b", "main", cwd=repo)
-        _git("add", "-A", cwd=repo)
-        _git("commit", "-qm", "examples", cwd=repo)
+        git("init", "-q", "-b", "main", cwd=repo)
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "examples", cwd=repo)
         lines.append(str(repo))
     spec.write_text("\n".join(lines) + "\n")
     return spec
@@ -76,11 +67,8 @@ def main() -> int:
     parser.add_argument("--own-gocache", action="store_true", help="each worker its own, empty, GOCACHE")
     args = parser.parse_args()
     go_version = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout.strip()
-    gocache = (
-        None
-        if args.own_gocache
-        else subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
-    )
+    shared = go_env("GOCACHE")
+    gocache = None if args.own_gocache else shared
     print(
         f"{go_version}; {os.cpu_count()} cores; {args.copies} copies of examples/; GOCACHE "
         f"{'one per worker, empty' if args.own_gocache else 'shared, warm'}"
@@ -90,13 +78,7 @@ def main() -> int:
         spec = _copies(top, args.copies)
         warm = top / "warm.txt"
         warm.write_text(spec.read_text().splitlines()[0] + "\n")
-        _campaign(
-            warm,
-            top / "c-warm",
-            1,
-            gocache
-            or subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip(),
-        )
+        _campaign(warm, top / "c-warm", 1, shared)  # calibration and the measuring runtime, not timed
         print(
             f"{'workers':>7} {'seconds':>8} {'repos/min':>9} {'speed-up':>8} {'done':>4} {'verified':>8} "
             f"{'failed':>6}  peak RSS per worker (MiB)"

@@ -16,22 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from bench import ROOT, STD, command_line, timed  # benchmarks/bench.py: this script's folder is first on sys.path
+from bench import ROOT, STD, command_line, git, timed  # benchmarks/bench.py: this script's folder is first on sys.path
 
 ADDED = "\n// Leak exists so that the benchmark's second commit adds one escape.\nfunc Leak(n int) *int { return &n }\n"
-
-
-def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
 
 
 def _row(target: str, command: str, seconds: float, code: int | str = "", ratio: float | None = None) -> None:
@@ -45,12 +35,12 @@ def main() -> int:
         env = dict(os.environ, GOESCAPE_CACHE_DIR=str(Path(tmp) / "cache"))
         repo = Path(tmp) / "repo"
         shutil.copytree(ROOT / "examples", repo)
-        _git("init", "-q", "-b", "main", cwd=repo)
-        _git("add", "-A", cwd=repo)
-        _git("commit", "-qm", "base", cwd=repo)
+        git("init", "-q", "-b", "main", cwd=repo)
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "base", cwd=repo)
         with open(repo / "shop" / "shop.go", "a") as fh:
             fh.write(ADDED)
-        _git("commit", "-qam", "one escape more", cwd=repo)
+        git("commit", "-qam", "one escape more", cwd=repo)
         baseline = Path(tmp) / "std.baseline.json"
         print(f"{'target':<10} {'command':<44} {'seconds':>8} {'exit':>5} {'÷ limit':>8}")
         examples, _ = timed([go, "build", "-gcflags=-m=2", "-o", os.devnull, "./..."], repo, repeat, env)

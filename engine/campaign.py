@@ -145,7 +145,6 @@ class Summary:
     finished: int  # in this run
     left: int  # queued or running (after an interrupt or --canary)
     held: int  # pull requests waiting for --max-prs-per-hour
-    next_publication: float | None  # when the next held pull request may go (seconds since the epoch)
 
 
 @contextlib.contextmanager
@@ -475,6 +474,19 @@ def settings_of(folder: Path) -> Settings:
         ledger.close()
 
 
+def read(folder: Path, reports: bool = True) -> list[Repository]:
+    """The campaign's repositories as the ledger holds them (see Ledger.repositories).
+
+    Errors: GoescapeError when DIR holds no campaign.
+    """
+    settings_of(folder)
+    ledger = Ledger(folder)
+    try:
+        return ledger.repositories(reports=reports)
+    finally:
+        ledger.close()
+
+
 def resume(
     folder: Path,
     pool: Pool,
@@ -519,7 +531,6 @@ def resume(
                     coordinator.finished,
                     sum(r.status in (Status.QUEUED, Status.RUNNING) for r in repos),
                     sum(r.status is Status.HELD for r in repos),
-                    coordinator.next_slot(),
                 )
             finally:
                 ledger.close()

@@ -259,15 +259,9 @@ def status_cmd(folder: str, as_json: bool) -> None:
     from rich.console import Console
 
     from goescape.engine import campaign, campaign_report
-    from goescape.engine.ledger import Ledger
 
     where = Path(folder).resolve()
-    campaign.settings_of(where)
-    ledger = Ledger(where)
-    try:
-        repos = ledger.repositories(reports=False)
-    finally:
-        ledger.close()
+    repos = campaign.read(where, reports=False)
     if as_json:
         rows = [
             {
@@ -304,15 +298,9 @@ def report_cmd(folder: str) -> None:
     """
     from goescape.engine import campaign, campaign_report
     from goescape.engine.formats import write_atomic
-    from goescape.engine.ledger import Ledger
 
     where = Path(folder).resolve()
-    campaign.settings_of(where)
-    ledger = Ledger(where)
-    try:
-        repos = ledger.repositories()
-    finally:
-        ledger.close()
+    repos = campaign.read(where)
     versions = [
         str(report["go_version"])
         for r in repos

@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -263,7 +263,6 @@ class Pool:
     broken: Callable[[BaseException], bool]
     describe: str
     slots: int = 1  # how many stages to hand out at once
-    _keep: list[Any] = field(default_factory=list)
 
 
 def local_pool(workers: int) -> Pool:
@@ -354,5 +353,4 @@ def dask_pool(address: str) -> Pool:
         broken=lambda exc: False,
         describe=f"Dask at {address}: {len(infos)} workers, {benches} with bench=1",
         slots=2 * max(len(infos), 1),  # the scheduler places them; more than one each keeps workers busy
-        _keep=[client],
     )

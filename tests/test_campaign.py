@@ -64,6 +64,18 @@ func TestNames(t *testing.T) {
 FIX = ["--codemod", "sprint", "--all-patterns"]
 
 
+def _gocache() -> str:
+    """The go command's own build cache, warm from the rest of the suite, for campaigns that share it."""
+    return subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _spec(tmp_path: Path, *lines: str) -> tuple[Path, Path]:
+    """A SPEC of these lines in tmp_path, and the campaign folder beside it."""
+    spec = tmp_path / "repos.txt"
+    spec.write_text("".join(f"{line}\n" for line in lines))
+    return spec, tmp_path / "c"
+
+
 def _campaign(*args: str) -> int:
     return main(["campaign", *args])
 
@@ -144,9 +156,7 @@ def test_a_bad_spec_names_its_line(tmp_path: Path, text: str, message: str) -> N
 def test_run_refuses_an_existing_campaign_and_resume_needs_one(
     tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "repos.txt"
-    spec.write_text(f"{local_repos / 'clean'}\n")
-    folder = tmp_path / "c"
+    spec, folder = _spec(tmp_path, str(local_repos / "clean"))
     assert _campaign("resume", "--dir", str(folder)) == 2
     assert "no campaign here" in capsys.readouterr().err
     assert _campaign("run", str(spec), "--dir", str(folder)) == 0
@@ -172,10 +182,8 @@ def test_scheduler_without_dask_says_what_to_install(tmp_path: Path, local_repos
 def test_a_rewrite_proven_only_at_run_time_is_measured_and_reported(
     tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "repos.txt"
-    spec.write_text(f"{local_repos / 'grow'}\n")
-    folder = tmp_path / "c"
-    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    spec, folder = _spec(tmp_path, str(local_repos / "grow"))
+    gocache = _gocache()
     argv = ["run", str(spec), "--dir", str(folder), "--codemod", "prealloc", "--all-patterns", "--gocache", gocache]
     assert _campaign(*argv) == 0
     assert _ledger(folder)["repos-grow"][:3] == ("done", 1, 0), _ledger(folder)
@@ -196,9 +204,7 @@ def test_a_rewrite_proven_only_at_run_time_is_measured_and_reported(
 def test_a_refused_resume_leaves_the_running_campaign_alone(
     tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "repos.txt"
-    spec.write_text(f"{local_repos / 'clean'}\n")
-    folder = tmp_path / "c"
+    spec, folder = _spec(tmp_path, str(local_repos / "clean"))
     assert _campaign("run", str(spec), "--dir", str(folder), "--canary", "1", *FIX) == 0
     work = folder / "tmp" / "0-running"
     work.mkdir(parents=True)
@@ -225,10 +231,9 @@ def test_a_foreign_database_is_not_taken_for_a_ledger(tmp_path: Path, capsys: py
 def test_canary_stops_after_n_and_resume_goes_on_repeating_nothing(
     tmp_path: Path, local_repos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "repos.txt"
     commit = git("rev-parse", "HEAD", cwd=local_repos / "clean").strip()
-    spec.write_text(f"{local_repos / 'clean'}\n{local_repos / 'broken'}\n{local_repos / 'clean'} {commit}\n")
-    folder = tmp_path / "c"
+    clean, broken = local_repos / "clean", local_repos / "broken"
+    spec, folder = _spec(tmp_path, str(clean), str(broken), f"{clean} {commit}")
     assert _campaign("run", str(spec), "--dir", str(folder), "--canary", "1", *FIX) == 0
     err = capsys.readouterr().err
     assert "canary: look at them" in err, err
@@ -309,11 +314,9 @@ def test_a_killed_coordinator_resumes_repeating_nothing_and_losing_nothing(
     tmp_path: Path, gitea: GiteaServer, fleet: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITEA_TOKEN", gitea.token)
-    spec = tmp_path / "repos.txt"
-    spec.write_text("".join(f"{gitea.base_url}{fleet}/{name}.git\n" for name in ("clean", "ws", "broken")))
-    folder = tmp_path / "c"
+    spec, folder = _spec(tmp_path, *(f"{gitea.base_url}{fleet}/{name}.git" for name in ("clean", "ws", "broken")))
     argv = [sys.executable, "-m", "goescape.engine", "campaign", "run", str(spec), "--dir", str(folder), *FIX]
-    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    gocache = _gocache()
     coordinator = subprocess.Popen([*argv, "--gocache", gocache, "--pr"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill it while ws is being fixed, after clean finished
@@ -361,10 +364,8 @@ def _fix_process(folder: Path, marker: str, coordinator: subprocess.Popen[str]) 
 
 
 def test_a_dead_local_worker_is_replaced_and_sigterm_stops_cleanly(tmp_path: Path, local_repos: Path) -> None:
-    spec = tmp_path / "repos.txt"
-    spec.write_text(f"{local_repos / 'ws'}\n")
-    folder = tmp_path / "c"
-    gocache = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    spec, folder = _spec(tmp_path, str(local_repos / "ws"))
+    gocache = _gocache()
     argv = [sys.executable, "-m", "goescape.engine", "campaign", "run", str(spec), "--dir", str(folder)]
     coordinator = subprocess.Popen([*argv, "--gocache", gocache, *FIX], stderr=subprocess.PIPE, text=True)
     verify = _fix_process(folder, "--no-measure", coordinator)
