@@ -153,7 +153,9 @@ def main() -> int:
         for name, cwd, patterns in (("examples", examples, ["./..."]), ("std slice", tmp, STD)):
             runner.run(["scan", "--json", *patterns], cwd)
             wall, g, _, _ = _median([runner.run(["scan", "--json", *patterns], cwd) for _ in range(repeat)])
-            _row(name, "scan, unchanged, warm", wall, g, None, f"own <= 0.5 s: {'met' if wall - g <= 0.5 else 'MISSED'}")
+            _row(
+                name, "scan, unchanged, warm", wall, g, None, f"own <= 0.5 s: {'met' if wall - g <= 0.5 else 'MISSED'}"
+            )
         cart = examples / "shop" / "shop.go"
         pristine = cart.read_bytes()
         bare_runs, scan_runs = [], []

@@ -18,8 +18,10 @@ from __future__ import annotations
 import ast
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "appendf"

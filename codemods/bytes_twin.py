@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import ast
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
-from goescape.engine.oracle import GoType
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
+from goescape.engine.gotypes import GoType
 from goescape.engine.parsing import Node, SourceFile
+from goescape.engine.passes import Pass
 
 NAME = "bytes-twin"
 # The compiler reports nothing for this pattern itself, so every file of the package is read.

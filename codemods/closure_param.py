@@ -19,10 +19,12 @@ After:   for _, item := range items { item := item; go func() { use(item) }() }
 
 from __future__ import annotations
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.oracle import GoObject, GoType
+from goescape.engine.gotypes import GoObject, GoType
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, walk
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "closure-param"

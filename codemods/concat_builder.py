@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, walk
+from goescape.engine.passes import Pass
 
 NAME = "concat-builder"
 # The compiler reports nothing for this pattern itself, so every file of the package is read.

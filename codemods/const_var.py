@@ -26,10 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.oracle import GoObject, GoType, Use
+from goescape.engine.gotypes import GoObject, GoType, Use
 from goescape.engine.parsing import Node, SourceFile, node_at
+from goescape.engine.passes import Pass
 
 NAME = "const-var"
 PATTERNS = (Pattern("const"),)  # var v T = constant, never assigned → const v T = constant

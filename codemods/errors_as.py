@@ -17,9 +17,11 @@ After:   if pe, ok := errors.AsType[*fs.PathError](err); ok { return pe.Path }
 
 from __future__ import annotations
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import Kind
-from goescape.engine.oracle import GoType
+from goescape.engine.gotypes import GoType
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "errors-as"

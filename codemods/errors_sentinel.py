@@ -26,9 +26,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, walk
+from goescape.engine.passes import Pass
 
 NAME = "errors-sentinel"
 PATTERNS = (

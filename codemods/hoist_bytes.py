@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, walk
+from goescape.engine.passes import Pass
 
 NAME = "hoist-bytes"
 PATTERNS = (Pattern("hoist"),)  # for ... { w.Write([]byte("c")) } → b := []byte("c"); for ... { w.Write(b) }

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
 from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.passes import Pass
 
 NAME = "inline-constructor"
 # NewT's body moves into a method that runs it on the same T, which new(T) hands over zeroed as

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.parsing import Node, SourceFile, enclosing, walk
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "prealloc"

@@ -25,10 +25,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import Kind
-from goescape.engine.oracle import GoObject, GoType, Use
+from goescape.engine.gotypes import GoObject, GoType, Use
 from goescape.engine.parsing import Node, SourceFile, enclosing, walk
+from goescape.engine.passes import Pass
 
 NAME = "return-value"
 PATTERNS = (Pattern("value"),)  # return &u → return u; callers keep the struct in their variable and pass &x on

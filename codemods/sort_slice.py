@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
 from goescape.engine.parsing import Node, SourceFile, local_name, walk
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "sort-slice"

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import re
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
-from goescape.engine.oracle import GoObject, GoType
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
+from goescape.engine.gotypes import GoObject, GoType
 from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, node_at, top_level, walk
+from goescape.engine.passes import Pass
 from goescape.engine.toolchain import go_line_at_least
 
 NAME = "split-seq"

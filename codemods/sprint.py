@@ -27,9 +27,11 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
-from goescape.engine.oracle import GoType
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
+from goescape.engine.gotypes import GoType
 from goescape.engine.parsing import Node, SourceFile, local_name
+from goescape.engine.passes import Pass
 
 NAME = "sprint"
 PATTERNS = (

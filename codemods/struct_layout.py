@@ -19,10 +19,12 @@ After:   type entry struct { id int64; name string; ok bool; done bool }  // 32 
 
 from __future__ import annotations
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.oracle import Layout
+from goescape.engine.gotypes import Layout
 from goescape.engine.parsing import Node, SourceFile, node_at
+from goescape.engine.passes import Pass
 
 NAME = "struct-layout"
 # The compiler reports allocations, not declarations: every file is read for struct types.

@@ -32,10 +32,12 @@ After:   io.WriteString(w, s)
 
 from __future__ import annotations
 
-from goescape.engine.codemod import Edit, Match, Pass, Pattern
+from goescape.engine.codemod import Match, Pattern
+from goescape.engine.edits import Edit
 from goescape.engine.facts import Kind
-from goescape.engine.oracle import GoType
+from goescape.engine.gotypes import GoType
 from goescape.engine.parsing import Node, SourceFile, walk
+from goescape.engine.passes import Pass
 
 NAME = "write-string"
 # A concatenation a buffer's WriteString takes does not escape, so the compiler reports nothing there.

@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from goescape.engine import txtar
+from goescape.engine.cachedir import cache_dir
 from goescape.engine.codemod import Codemod
-from goescape.engine.oracle import cache_dir
+from goescape.engine.errors import CalibrationFailed
 from goescape.engine.results import fewer_bytes
 from goescape.engine.toolchain import Toolchain
 
@@ -89,7 +90,7 @@ def _median(runs: Sequence[dict[str, float]], unit: str) -> float:
     return statistics.median(r.get(unit, 0.0) for r in runs)
 
 
-def _run_variant(tc: Toolchain, archive: txtar.Archive, variant: str, count: int) -> dict[str, Sample]:
+def _run_variant(tc: Toolchain, archive: txtar.Archive, variant: str, count: int, pair: Path) -> dict[str, Sample]:
     with tempfile.TemporaryDirectory(prefix="goescape-calibrate-") as tmp:
         root = Path(tmp)
         for name, data in archive.files:
@@ -98,8 +99,11 @@ def _run_variant(tc: Toolchain, archive: txtar.Archive, variant: str, count: int
         (root / "pattern.go").write_text(archive.get(f"{variant}.go") or "")
         out = tc.run(["test", "-run", "^$", "-bench", ".", "-benchmem", f"-count={count}", "-benchtime=0.1s"], root)
         if out.returncode != 0:
-            first = next((ln for ln in (out.stdout + out.stderr).splitlines() if ln.strip()), "go test failed")
-            raise RuntimeError(f"{variant}: {first}")
+            raise CalibrationFailed(
+                f"the calibration pair's {variant}.go does not build or run on {tc.version}",
+                path=pair,
+                stderr=(out.stderr + out.stdout).replace(str(root) + "/", ""),
+            )
         runs = parse_benchmarks(out.stdout)
     return {name: Sample(_median(r, "ns/op"), _median(r, "B/op"), _median(r, "allocs/op")) for name, r in runs.items()}
 
@@ -107,8 +111,8 @@ def _run_variant(tc: Toolchain, archive: txtar.Archive, variant: str, count: int
 def measure_pair(tc: Toolchain, codemod: str, path: Path, count: int = 3) -> list[Calibration]:
     archive = txtar.parse(path.read_text())
     figure = BYTES if (archive.get("figure") or "").strip() == BYTES else ALLOCS
-    before = _run_variant(tc, archive, "before", count)
-    after = _run_variant(tc, archive, "after", count)
+    before = _run_variant(tc, archive, "before", count, path)
+    after = _run_variant(tc, archive, "after", count, path)
     return [
         Calibration(codemod, path.stem, name, before[name], after[name], tc.version, figure)
         for name in before

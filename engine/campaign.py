@@ -1,143 +1,32 @@
 """Campaigns: `goescape fix` over many repositories, one branch and one pull request each.
 
-The coordinator reads the SPEC (or a forge organisation), keeps the ledger, hands each
-repository's stages to a pool (engine/workers.py) and publishes the pull requests itself, so
+This module starts, resumes and closes a campaign in its folder. The coordinator reads the SPEC or a
+forge organisation (campaign_spec.py), keeps the ledger, hands each repository's stages to a pool
+(pools.py; a stage itself is workers.py) and publishes the pull requests itself (coordinator.py), so
 `--max-prs-per-hour` holds across workers. Stages per repository, in order: verify (clone, build,
 vet, test; no figures), measure (allocation figures and the branch, on `bench` workers), publish.
 """
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import contextlib
 import fcntl
+import json
 import os
-import re
 import shutil
 import signal
-import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from goescape.engine.campaign_settings import Settings
+from goescape.engine.campaign_spec import Entry, names
+from goescape.engine.coordinator import Coordinator
 from goescape.engine.errors import GoescapeError
-from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote
-from goescape.engine.git import push
+from goescape.engine.forges import TOKENS, forge_for
 from goescape.engine.ledger import Ledger, Repository, Stage, Status
-from goescape.engine.workers import RETRIES, Job, Outcome, Pool, stop_leftovers
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One repository of the SPEC: a git URL or a local path, and the ref to start from."""
-
-    url: str
-    ref: str | None
-
-
-def _is_url(text: str) -> bool:
-    return "://" in text or bool(re.match(r"^[\w.-]+@[\w.-]+:", text))
-
-
-def read_spec(path: Path) -> list[Entry]:
-    """The SPEC file: one `URL [REF]` per line; `#` starts a comment; a local path is relative
-    to the SPEC's folder. Errors: GoescapeError naming FILE:LINE."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:  # missing, a folder, a bad name, not UTF-8 text
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise GoescapeError(
-            f"cannot read the SPEC: {why}", path=str(path)[:200], hint="one `URL [REF]` per line"
-        ) from exc
-    entries: list[Entry] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if not words:
-            continue
-        where = f"{path}:{number}"
-        if len(words) > 2:
-            raise GoescapeError(f"expected `URL [REF]`, found {len(words)} words", path=where)
-        url = words[0]
-        if len(url) > 1000 or "\0" in line:
-            raise GoescapeError("not a repository URL or path (too long, or a NUL byte)", path=where)
-        if "://" in url and urllib.parse.urlparse(url).password:
-            raise GoescapeError(
-                "a URL with credentials in it would be stored in the ledger and shown in reports",
-                path=where,
-                hint="drop them: tokens come from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN, or git's credential helper",
-            )
-        if len(words) == 2 and words[1].startswith("-"):
-            raise GoescapeError(f"{words[1]} is no ref", path=where)
-        if not _is_url(url):
-            try:
-                local = (path.parent / url).resolve()
-                found = (local / ".git").exists()
-            except OSError:
-                found = False
-            if not found:
-                raise GoescapeError(f"{url} is neither a URL nor a local git repository", path=where)
-            url = str(local)
-        entries.append(Entry(url, words[1] if len(words) == 2 else None))
-    if not entries:
-        raise GoescapeError("the SPEC lists no repository", path=path, hint="one `URL [REF]` per line")
-    return entries
-
-
-def names(entries: Sequence[Entry]) -> list[tuple[str, str, str | None]]:
-    """(folder name, url, ref) for each entry: the URL's last two path parts, and the ref, made unique."""
-    taken: set[str] = set()
-    out = []
-    for e in entries:
-        path = urllib.parse.urlparse(e.url).path if "://" in e.url else e.url.split(":", 1)[-1]
-        parts = [p for p in path.removesuffix(".git").split("/") if p][-2:]
-        base = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts + ([e.ref] if e.ref else []))).strip(".-") or "repo"
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base}-{n}", n + 1
-        taken.add(name)
-        out.append((name, e.url, e.ref))
-    return out
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How the campaign runs each repository; kept in the ledger so `resume` runs it the same way."""
-
-    fix_args: tuple[str, ...] = ()
-    branch: str = "goescape/campaign"
-    pr: bool = False
-    forge: str | None = None
-    base_url: str | None = None
-    draft: bool = False
-    labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    gocache: str | None = None
-    max_prs_per_hour: int | None = None
-    workers: int = 1  # local workers, as last used (resume takes it when --workers is not given)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Settings:
-        tuples = {"fix_args", "labels", "reviewers"}
-        fields: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in data.items()}
-        return cls(**fields)
-
-    def forge_of(self, url: str) -> tuple[str, str, str]:
-        """(kind, API base URL, owner/name) for a repository URL. Errors: GoescapeError for a local path."""
-        if not _is_url(url):
-            raise GoescapeError("a local path has no forge to open a pull request on", path=url)
-        host, repo = parse_remote(url)
-        base = self.base_url or host
-        return self.forge or guess_kind(base), base, repo
-
-    def check_forges(self, urls: Sequence[str]) -> None:
-        """Refuse before any work when --pr cannot be honoured for some repository."""
-        for url in urls:
-            kind, _, _ = self.forge_of(url)
-            if not os.environ.get(TOKENS[kind]):
-                raise GoescapeError(f"no token for {kind}", path=url, hint=f"set {TOKENS[kind]}")
+from goescape.engine.pools import Pool
+from goescape.engine.workers import stop_leftovers
 
 
 @dataclass(frozen=True)
@@ -201,230 +90,6 @@ def _terminated_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _counts(report: dict[str, Any] | None, leave_out: frozenset[str] = frozenset()) -> tuple[int, int]:
-    """(verified, rejected) in a fix --all-modules JSON report, codemods in `leave_out` not counted."""
-    results = [r for r in _results(report) if r["codemod"] not in leave_out]
-    return sum(r["result"] == "verified" for r in results), sum(r["result"] == "rejected" for r in results)
-
-
-def _results(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    return [r for m in (report or {}).get("modules", []) for r in m["results"]]
-
-
-def to_measure(report: dict[str, Any] | None) -> tuple[str, ...]:
-    """The codemods the measure stage runs: those with a rewrite verify passed, or left unproven
-    because only a run-time measurement proves it (stage "allocs" under --no-measure: prealloc's)."""
-    return tuple(
-        sorted(
-            {
-                r["codemod"]
-                for r in _results(report)
-                if r["result"] == "verified" or (r["result"] == "rejected" and r.get("stage") == "allocs")
-            }
-        )
-    )
-
-
-class Coordinator:
-    """Hands a campaign folder's queued stages to a pool, at most `pool.slots` at once, and records
-    each stage's end in the ledger; publishes the pull requests itself."""
-
-    def __init__(self, folder: Path, ledger: Ledger, settings: Settings, pool: Pool, say: Callable[[str], None]):
-        self.folder, self.ledger, self.settings, self.pool, self.say = folder, ledger, settings, pool, say
-        self.waiting: collections.deque[str] = collections.deque()
-        self.inflight: dict[concurrent.futures.Future[Outcome], Job] = {}
-        self.finished = 0
-
-    def job(self, repo: Repository) -> Job:
-        reports = repo.report or {}
-        forge = self.settings.forge_of(repo.url)[0] if repo.url.startswith(("http://", "https://")) else None
-        return Job(
-            repo.name,
-            repo.url,
-            repo.ref,
-            repo.stage,
-            self.folder,
-            self.settings.fix_args,
-            self.settings.branch,
-            self.settings.gocache,
-            forge,
-            to_measure(reports.get("verify")),
-            repo.clone,
-        )
-
-    def fill(self) -> None:
-        while self.waiting and len(self.inflight) < self.pool.slots:
-            repo = self.ledger.get(self.waiting.popleft())
-            if repo.stage is Stage.PUBLISH:
-                self.publish(repo)
-                continue
-            job = self.job(repo)
-            try:
-                future = self.pool.submit(job)
-            except Exception as exc:
-                if not self.pool.broken(exc):
-                    raise
-                self.waiting.appendleft(repo.name)
-                self.after_worker_death([])
-                continue
-            self.ledger.update(repo.name, status=Status.RUNNING)
-            self.inflight[future] = job
-
-    def run(self, todo: Sequence[Repository]) -> None:
-        self.waiting.extend(r.name for r in todo)
-        self.fill()
-        while self.inflight:
-            done, _ = concurrent.futures.wait(self.inflight, return_when=concurrent.futures.FIRST_COMPLETED)
-            died = [job for future in done if (job := self.collect(future)) is not None]
-            if died:
-                self.after_worker_death(died)
-            self.publish_held()
-            self.fill()
-
-    def collect(self, future: concurrent.futures.Future[Outcome]) -> Job | None:
-        """Record a finished future's outcome; its job when a local worker died running it."""
-        job = self.inflight.pop(future)
-        try:
-            outcome = future.result()
-        except Exception as exc:
-            if self.pool.broken(exc):
-                return job
-            self.end(job.name, Status.FAILED, reason=f"{job.stage.value}: the task failed: {type(exc).__name__}: {exc}")
-            return None
-        self.record(outcome)
-        return None
-
-    def after_worker_death(self, died: list[Job]) -> None:
-        """A local worker died and broke the pool: what already ended is kept, the stages in
-        flight start again on a new pool, each stage at most RETRIES times."""
-        concurrent.futures.wait(self.inflight)
-        died += [job for future in list(self.inflight) if (job := self.collect(future)) is not None]
-        self.pool.restart()
-        for job in died:
-            deaths = self.ledger.get(job.name).deaths + 1
-            if deaths > RETRIES:
-                self.end(job.name, Status.FAILED, reason=f"{job.stage.value}: its worker died {deaths} times")
-                continue
-            self.ledger.update(job.name, status=Status.QUEUED, deaths=deaths)
-            self.say(f"{job.name}: a worker died; {job.stage.value} starts again")
-            self.waiting.appendleft(job.name)
-
-    def record(self, outcome: Outcome) -> None:
-        o = outcome
-        self.ledger.record_task(
-            o.name, o.stage, o.worker, o.gocache, o.started, o.seconds, o.peak_rss_kib, o.reason or "ok"
-        )
-        if not o.ok:
-            self.end(o.name, Status.FAILED, reason=f"{o.stage.value}: {o.reason}")
-            return
-        repo = self.ledger.get(o.name)
-        reports = (repo.report or {}) | {o.stage.value: o.report}
-        if o.stage is Stage.VERIFY:
-            verified, rejected = _counts(o.report)
-            if not to_measure(o.report):
-                self.end(o.name, Status.DONE, rejected=rejected, report=reports, commit=o.commit, clone=o.clone)
-                return
-            self.ledger.update(
-                o.name,
-                stage=Stage.MEASURE,
-                status=Status.QUEUED,
-                deaths=0,
-                report=reports,
-                commit=o.commit,
-                base=o.base,
-                clone=o.clone,
-            )
-            self.waiting.appendleft(o.name)  # finish what was started before starting more
-            return
-        measured = frozenset(to_measure(reports.get("verify")))
-        verified, rejected = _counts(o.report)
-        rejected += _counts(reports.get("verify"), leave_out=measured)[1]
-        made = (o.report or {}).get("branch") or {}
-        fields = {
-            "verified": verified,
-            "rejected": rejected,
-            "report": reports,
-            "clone": o.clone,
-            "branch": made.get("name"),
-        }
-        if not verified or not self.settings.pr:
-            self.end(o.name, Status.DONE, **fields)
-            return
-        self.ledger.update(o.name, stage=Stage.PUBLISH, status=Status.QUEUED, deaths=0, **fields)
-        self.publish(self.ledger.get(o.name))
-
-    def end(self, name: str, status: Status, **fields: Any) -> None:
-        self.ledger.update(name, status=status, **fields)
-        self.finished += 1
-        repo = self.ledger.get(name)
-        if status is Status.DONE:  # the other attempts' clones (a failed one stays, for a look)
-            for other in (self.folder / "repos" / name).glob("*"):
-                if str(other) != repo.clone:
-                    shutil.rmtree(other, ignore_errors=True)
-        where = repo.where() if status is Status.DONE else ""
-        self.say(f"{name}: {repo.outcome()}" + (f"; {where}" if where else ""))
-
-    def next_slot(self) -> float | None:
-        """When the next pull request may go under --max-prs-per-hour; None when it may go now."""
-        limit = self.settings.max_prs_per_hour
-        if not limit:
-            return None
-        recent = self.ledger.publications_since(time.time() - 3600)
-        return recent[-limit] + 3600 if len(recent) >= limit else None
-
-    def publish_held(self) -> None:
-        for name in self.ledger.names(Status.HELD):
-            if self.next_slot() is None:
-                self.publish(self.ledger.get(name))
-
-    def wait_for_held(self) -> None:
-        """Publish the held pull requests as the hour allows (Ctrl-C stops; `resume` goes on)."""
-        while self.ledger.names(Status.HELD):
-            slot = self.next_slot()
-            if slot is None:
-                self.publish_held()
-                continue
-            when = time.strftime("%H:%M", time.localtime(slot))
-            self.say(
-                f"--max-prs-per-hour {self.settings.max_prs_per_hour}: waiting until {when} for the next pull request"
-            )
-            time.sleep(max(0.0, slot - time.time()) + 1)
-
-    def publish(self, repo: Repository) -> None:
-        wait = self.next_slot()
-        if wait is not None:
-            when = time.strftime("%H:%M", time.localtime(wait))
-            reason = f"--max-prs-per-hour {self.settings.max_prs_per_hour}; next at {when}"
-            self.ledger.update(repo.name, status=Status.HELD, reason=reason)
-            return
-        made = (repo.report or {}).get("measure", {}).get("branch") or {}
-        try:
-            if "title" not in made or not repo.clone:
-                raise GoescapeError("the measure stage made no branch", path=repo.clone or repo.name)
-            kind, base_url, path = self.settings.forge_of(repo.url)
-            if not repo.base:
-                raise GoescapeError("the remote has no default branch for the pull request to target", path=repo.url)
-            token = os.environ.get(TOKENS[kind], "")
-            forge = forge_for(kind, base_url, path, token)
-            push(Path(repo.clone), "origin", self.settings.branch, url=authenticated(repo.url, kind, token))
-            spec = Spec(
-                made["title"],
-                made["body"],
-                self.settings.branch,
-                repo.base,
-                self.settings.draft,
-                self.settings.labels,
-                self.settings.reviewers,
-            )
-            pr = forge.publish(spec)
-        except GoescapeError as exc:
-            # The stage stays publish: `campaign resume` tries it again, nothing else.
-            self.end(repo.name, Status.FAILED, reason=f"publish: {exc.line()}")
-            return
-        self.ledger.record_publication(repo.name, repo.url, pr.number, pr.url)
-        self.end(repo.name, Status.DONE, pr_url=pr.url, pr_number=pr.number, reason="")
-
-
 def start(folder: Path, entries: Sequence[Entry], settings: Settings, fresh: bool) -> None:
     """Write a new campaign's repositories and settings into DIR's ledger.
 
@@ -485,6 +150,28 @@ def read(folder: Path, reports: bool = True) -> list[Repository]:
         return ledger.repositories(reports=reports)
     finally:
         ledger.close()
+
+
+def status_json(repos: Sequence[Repository]) -> str:
+    """The repositories as `campaign status --json` prints them: one object each, under version 1."""
+    rows = [
+        {
+            "name": r.name,
+            "url": r.url,
+            "ref": r.ref,
+            "status": r.status.value,
+            "stage": r.stage.value,
+            "verified": r.verified,
+            "rejected": r.rejected,
+            "pull_request": r.pr_url or None,
+            "branch": r.branch(),
+            "clone": r.clone or None,
+            "reason": r.reason or None,
+            "worker_deaths": r.deaths,
+        }
+        for r in repos
+    ]
+    return json.dumps({"version": 1, "repositories": rows}, indent=2)
 
 
 def resume(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ import click
 from goescape.engine.errors import GoescapeError
 
 if TYPE_CHECKING:
-    from goescape.engine.workers import Pool
+    from goescape.engine.pools import Pool
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -59,7 +57,7 @@ def _pool(workers: int | None, scheduler: str | None) -> Pool:
     """The pool, made before anything is written: a scheduler that cannot be used fails first."""
     import re
 
-    from goescape.engine import workers as pools
+    from goescape.engine import pools
 
     if scheduler and not re.fullmatch(r"(tcp|tls)://[^\s:/]+:\d{1,5}", scheduler):
         raise GoescapeError("not a scheduler address", path=scheduler, hint="give tcp://HOST:PORT")
@@ -86,26 +84,6 @@ def _resume(
     _say(f"{summary.finished} finished in this run; {summary.left} left; {summary.held} pull request(s) held back")
     if summary.left and canary:
         _say(f"canary: look at them (goescape campaign status --dir {folder}), then: {again}")
-
-
-def _settings_that_work(codemods: tuple[str, ...], branch: str, gocache: str | None) -> None:
-    """Refuse before any clone what would fail in every repository."""
-    import subprocess
-
-    from goescape.engine.codemod import load_codemods
-
-    known = {c.name for c in load_codemods()}
-    for name in codemods:
-        if name not in known:
-            raise GoescapeError(f"unknown codemod {name!r}", hint="goescape list shows them")
-    ok = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, check=False)
-    if ok.returncode != 0:
-        raise GoescapeError(f"{branch!r} is not a valid branch name", hint="pass another --branch")
-    if gocache:
-        try:
-            Path(gocache).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise GoescapeError(f"cannot use it as GOCACHE: {exc.strerror}", path=gocache) from exc
 
 
 @click.group("campaign")
@@ -175,24 +153,16 @@ def run_cmd(
         goescape campaign run repos.txt --dir campaign --scheduler tcp://10.0.0.5:8786 --pr
     """
     from goescape.engine import campaign
-    from goescape.engine.forges import TOKENS, forge_for, guess_kind
+    from goescape.engine.campaign_settings import Settings, _settings_that_work
+    from goescape.engine.campaign_spec import org_entries, read_spec
 
     if bool(spec) == bool(org):
         raise GoescapeError("give a SPEC file or --org NAME (one of the two)", hint="goescape campaign run --help")
-    if org:
-        if not base_url:
-            raise GoescapeError("--org needs the forge's --base-url", path=org)
-        kind = forge or guess_kind(base_url)
-        urls = forge_for(kind, base_url, "", os.environ.get(TOKENS[kind], "")).repositories(org)
-        if not urls:
-            raise GoescapeError("the organisation has no repository", path=org)
-        entries = [campaign.Entry(u, None) for u in urls]
-    else:
-        entries = campaign.read_spec(Path(spec or ""))
+    entries = org_entries(org, forge, base_url) if org else read_spec(Path(spec or ""))
     _settings_that_work(codemods, branch, gocache)
     fix_args = [f"--codemod={c}" for c in codemods] + [f"--verify={level}"]
     fix_args += ["--all-patterns"] * all_patterns + ["--short"] * short
-    settings = campaign.Settings(
+    settings = Settings(
         fix_args=tuple(fix_args),
         branch=branch,
         pr=pr,
@@ -256,31 +226,13 @@ def status_cmd(folder: str, as_json: bool) -> None:
     Example:
         goescape campaign status --dir campaign
     """
-    from rich.console import Console
-
     from goescape.engine import campaign, campaign_report
+    from goescape.engine.console import Console
 
     where = Path(folder).resolve()
     repos = campaign.read(where, reports=False)
     if as_json:
-        rows = [
-            {
-                "name": r.name,
-                "url": r.url,
-                "ref": r.ref,
-                "status": r.status.value,
-                "stage": r.stage.value,
-                "verified": r.verified,
-                "rejected": r.rejected,
-                "pull_request": r.pr_url or None,
-                "branch": r.branch(),
-                "clone": r.clone or None,
-                "reason": r.reason or None,
-                "worker_deaths": r.deaths,
-            }
-            for r in repos
-        ]
-        click.echo(json.dumps({"version": 1, "repositories": rows}, indent=2))
+        click.echo(campaign.status_json(repos))
         return
     # Piped (CI logs), a table wider than the default 80 columns keeps names and URLs whole.
     console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -297,7 +249,7 @@ def report_cmd(folder: str) -> None:
         goescape campaign report --dir campaign
     """
     from goescape.engine import campaign, campaign_report
-    from goescape.engine.formats import write_atomic
+    from goescape.engine.destinations import write_atomic
 
     where = Path(folder).resolve()
     repos = campaign.read(where)

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
-from rich.console import Console
-from rich.table import Table
 
+from goescape.engine.console import Console, Table
 from goescape.engine.ledger import Repository, Status
 
 

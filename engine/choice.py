@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from goescape.engine.codemod import Proposal
 from goescape.engine.edits import overlaps
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Stage, Verified
 
 

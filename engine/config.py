@@ -23,30 +23,26 @@ The file sits beside go.mod (one above the module root is never read). Every key
 
 Paths (profile, pgo, baseline, format destinations) are relative to the file's folder. A flag or
 environment variable given for a run overrides the file, which overrides the flag's default; a key
-the running command has no flag for is ignored. `exclude` globs are anchored at the module root:
-`*` and `?` stay within one path segment, `**` spans any number of them, and a pattern that names a
-folder leaves out everything in it.
+the running command has no flag for is ignored (engine/settings.py). `exclude` globs are anchored at
+the module root (engine/globs.py): `*` and `?` stay within one path segment, `**` spans any number
+of them, and a pattern that names a folder leaves out everything in it.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import os
-import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
-
-import click
-from click.core import ParameterSource
 
 from goescape.engine.errors import GoescapeError
 from goescape.engine.formats import FORMATS
-from goescape.engine.toolchain import _module_root
+from goescape.engine.packages import _module_root
+from goescape.engine.results import LEVELS
 
 FILENAME = "goescape.toml"
 
@@ -96,18 +92,6 @@ class Config:
 
     path: Path | None
     values: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What a run uses for each of its command's parameters, and where each came from."""
-
-    values: Mapping[str, object]
-    sources: Mapping[str, str]  # "flag --verify", "environment GOESCAPE_GO", the config's path, "default"
-    config: Path | None
-
-    def __getitem__(self, name: str) -> object:
-        return self.values[name]
 
 
 def find_config(cwd: Path) -> Path | None:
@@ -234,65 +218,7 @@ def _known_codemods() -> str:
 
 
 def _levels() -> tuple[str, ...]:
-    from goescape.engine.verify import LEVELS  # the verifier's imports are heavy: only when `verify` is set
-
     return tuple(LEVELS)
-
-
-_FROM_USER = (
-    ParameterSource.COMMANDLINE,
-    ParameterSource.ENVIRONMENT,
-    ParameterSource.PROMPT,
-)
-
-
-def effective(ctx: click.Context, config: Config) -> Settings:
-    """Each parameter of `ctx.command`: a flag or environment variable, else the config, else the default."""
-    values: dict[str, object] = {}
-    sources: dict[str, str] = {}
-    for param in ctx.command.params:
-        name = param.name
-        if name is None or not param.expose_value or name not in ctx.params:
-            continue
-        source = ctx.get_parameter_source(name)
-        if source in _FROM_USER:
-            values[name], sources[name] = ctx.params[name], _describe(ctx, param, source)
-        elif name in config.values:
-            values[name], sources[name] = config.values[name], str(config.path)
-        else:
-            values[name], sources[name] = ctx.params[name], "default"
-    return Settings(MappingProxyType(values), MappingProxyType(sources), config.path)
-
-
-def _describe(ctx: click.Context, param: click.Parameter, source: ParameterSource) -> str:
-    if source is ParameterSource.PROMPT:
-        return "prompt"
-    if source is ParameterSource.ENVIRONMENT:
-        names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
-        if not names and ctx.auto_envvar_prefix and param.name:
-            names = [f"{ctx.auto_envvar_prefix}_{param.name.upper()}"]
-        name = next((n for n in names if n in os.environ), names[0] if names else "")
-        return f"environment {name}".rstrip()
-    if isinstance(param, click.Argument):
-        return f"argument {param.human_readable_name}"
-    # Click does not keep the spelling used; for an on/off pair the value tells which side it was.
-    opts = param.secondary_opts if param.secondary_opts and ctx.params[param.name or ""] is False else param.opts
-    return "flag " + max(opts, key=lambda opt: (opt.startswith("--"), len(opt)))
-
-
-def rows(settings: Settings) -> list[tuple[str, str, str]]:
-    """(TOML key, value as TOML writes it, source) for each key the command has, in the file's order."""
-    return [
-        (key, _shown(key, settings.values[param]), settings.sources[param])
-        for key, param in KEYS.items()
-        if param in settings.values
-    ]
-
-
-def _shown(key: str, value: object) -> str:
-    if key == "codemods" and not value:
-        return "(the defaults)"  # the codemods `goescape list` marks on by default
-    return _toml(value)
 
 
 def _toml(value: object) -> str:
@@ -318,60 +244,3 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f
 
 def _escape(ch: str) -> str:
     return f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch
-
-
-def excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
-    """Whether `path` (absolute, or relative to `root`) or a folder holding it matches one of the globs."""
-    try:
-        rel = PurePosixPath(path.relative_to(root).as_posix() if path.is_absolute() else path.as_posix())
-    except ValueError:
-        return False  # outside the module: nothing of it is left out here
-    parts = [part for part in rel.parts if part != "."]
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(_glob(pattern).fullmatch(prefix) for pattern in patterns for prefix in prefixes)
-
-
-@lru_cache(maxsize=256)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A glob as a regular expression: `**` spans segments, `*`, `?` and `[...]` stay within one."""
-    parts = [part for part in pattern.removeprefix("./").strip("/").split("/") if part and part != "."]
-    out: list[str] = []
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if part == "**":
-            if out and out[-1] == "(?:[^/]+/)*":
-                continue  # a/**/**/b is a/**/b
-            out.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            out.append(_segment(part) + ("" if last else "/"))
-    return re.compile("".join(out) if out else "(?!)")  # an empty pattern matches nothing
-
-
-def _segment(part: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(part)
-    while i < n:
-        ch = part[i]
-        i += 1
-        if ch == "*":
-            while i < n and part[i] == "*":
-                i += 1  # ** inside a segment is a plain *
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            j = i + 1 if i < n and part[i] in "!^" else i
-            j = j + 1 if j < n and part[j] == "]" else j  # a ] first in a class is literal
-            while j < n and part[j] != "]":
-                j += 1
-            if j >= n:
-                out.append(re.escape(ch))  # no closing ]: a literal [
-                continue
-            body = part[i:j]
-            negate = body[:1] in ("!", "^")
-            chars = "".join(c if c == "-" else re.escape(c) for c in (body[1:] if negate else body))
-            out.append(f"[^/{chars}]" if negate else f"[{chars}]")
-            i = j + 1
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)

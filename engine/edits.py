@@ -1,16 +1,40 @@
-"""Applying edits: byte ranges, import fix-ups and gofmt, all in one place."""
+"""Edits: byte ranges and their new bytes, applied in one place with import fix-ups and gofmt."""
 
 from __future__ import annotations
 
 import itertools
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from goescape.engine.codemod import Edit, Proposal
 from goescape.engine.errors import EditConflict
 from goescape.engine.parsing import Node, SourceFile, import_specs, parse_bytes, walk
 from goescape.engine.toolchain import Toolchain
+
+if TYPE_CHECKING:
+    from goescape.engine.proposals import Proposal
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace bytes [start, end) of a file with `new`; offsets come from tree-sitter nodes."""
+
+    path: Path
+    start: int
+    end: int
+    new: bytes
+
+    @classmethod
+    def replace(cls, src: SourceFile, node: Node, new: str | bytes) -> Edit:
+        data = new.encode() if isinstance(new, str) else new
+        return cls(src.path, node.start_byte, node.end_byte, data)
+
+    @classmethod
+    def insert(cls, src: SourceFile, offset: int, new: str | bytes) -> Edit:
+        data = new.encode() if isinstance(new, str) else new
+        return cls(src.path, offset, offset, data)
 
 
 def apply_edits(data: bytes, edits: Sequence[Edit], path: Path | None = None) -> bytes:

@@ -65,3 +65,12 @@ class OracleFailed(GoescapeError):
         self.stderr = stderr
         first = next((ln for ln in stderr.splitlines() if ln and not ln.startswith("#")), "")
         super().__init__(message, path=path, hint=first.strip())
+
+
+class CalibrationFailed(GoescapeError):
+    """A codemod's calibration pair (its before/after benchmarks) does not build or run on this toolchain."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, stderr: str = "") -> None:
+        self.stderr = stderr
+        first = next((ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("#")), "")
+        super().__init__(message, path=path, hint=first.strip())

@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from goescape.engine.codemod import Proposal
 from goescape.engine.facts import EscapeFact
-from goescape.engine.formats import Fix, Replacement, fix_of
+from goescape.engine.findings import fix_of
+from goescape.engine.formats import Fix, Replacement
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Verified
 
 VERSION = 1

@@ -3,59 +3,27 @@ silence or forbid them.
 
 Escapes are matched by what they are, not where: (package, function, kind, expression). A function that
 moved down the file keeps its escapes; two identical escapes in one function count as two, so a third
-is new. The same rules key the baseline file and SARIF's partialFingerprints.
-
-Directives are line comments, read as gcassert reads its own: at the end of a line they cover that
-line; on a line of their own they cover the statement or declaration that follows, and in a
-function's doc comment the whole function.
-- `//goescape:ignore <reason>` silences the escapes it covers; the reason is required.
-- `//goescape:noescape` and gcassert's `//gcassert:noescape` fail the gate when anything it covers
-  escapes, new or not.
-An ignore that covers no escape is reported as unused.
+is new. The same rules key the baseline file (engine/baselines.py) and SARIF's partialFingerprints;
+engine/directives.py reads the `//goescape:ignore` and `//goescape:noescape` comments judged here.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.codemod import Proposal, Skip
-from goescape.engine.errors import GoescapeError
+from goescape.engine.directives import Directive
 from goescape.engine.facts import Class, EscapeFact, classify
-from goescape.engine.formats import Finding, Level, fingerprint, kind_rule, write_atomic
-from goescape.engine.parsing import FUNCTION_TYPES, Node, SourceFile, enclosing, node_at, parse_file, walk
+from goescape.engine.formats import Finding, Level, fingerprint, kind_rule
+from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, node_at
 
-BASELINE_VERSION = 1
-_DIRECTIVE = re.compile(rb"//(goescape|gcassert):(\S*)([^\n]*)")
-_SPACED = re.compile(rb"//[ \t]+goescape:(?:ignore|noescape)\b")
 # Closures are numbered by position (Run.func2): one added above would rename every later one.
 _CLOSURE = re.compile(r"(?:\.func\d+|\.\d+)+$")
-_DECLARATIONS = ("function_declaration", "method_declaration")
 
 Key = tuple[str, str, str, str]  # package, function, kind, expression
-
-
-@dataclass(frozen=True)
-class Directive:
-    """One `//goescape:` or `//gcassert:` comment and the lines it covers."""
-
-    path: Path
-    line: int  # where the comment is
-    verb: str  # "ignore" or "noescape"
-    reason: str
-    first: int  # covered lines, inclusive
-    last: int
-    tool: str = "goescape"  # or "gcassert"
-
-    def covers(self, fact: EscapeFact) -> bool:
-        return fact.path == self.path and self.first <= fact.line <= self.last
-
-    def where(self) -> str:
-        return f"{self.path}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -113,95 +81,6 @@ def counted(
     return out
 
 
-def directives(paths: Iterable[Path]) -> list[Directive]:
-    """Every goescape and gcassert directive in the files; only files that spell one are parsed.
-
-    Errors: GoescapeError naming file and line for an ignore without a reason, an unknown verb, or
-    `// goescape:ignore` spelt with a space (it would otherwise be prose, silently).
-    """
-    out: list[Directive] = []
-    for path in sorted(set(paths)):
-        data = path.read_bytes()
-        if b"goescape:" not in data and b"//gcassert:noescape" not in data:
-            continue
-        src = parse_file(path)
-        for node in walk(src.root):
-            if node.type != "comment":
-                continue
-            text = src.data[node.start_byte : node.end_byte].rstrip()
-            m = _DIRECTIVE.fullmatch(text)
-            if not m and _SPACED.match(text):
-                # Like //go: directives, ours have no space; with one it would silently be prose.
-                raise GoescapeError(
-                    "a //goescape: directive has a space after //",
-                    path=f"{path}:{node.start_point[0] + 1}",
-                    hint="write it //goescape:ignore <reason> or //goescape:noescape, with no space",
-                )
-            if not m:
-                continue
-            tool, verb, rest = m.group(1).decode(), m.group(2).decode(), m.group(3).decode().strip()
-            line = node.start_point[0] + 1
-            if tool == "gcassert" and verb != "noescape":
-                continue  # gcassert's inline and bce are not escapes
-            if verb not in ("ignore", "noescape"):
-                raise GoescapeError(
-                    f"unknown directive //goescape:{verb}",
-                    path=f"{path}:{line}",
-                    hint="use ignore <reason> or noescape",
-                )
-            if verb == "ignore" and not rest:
-                raise GoescapeError(
-                    "//goescape:ignore needs a reason",
-                    path=f"{path}:{line}",
-                    hint="write why this allocation may stay, e.g. //goescape:ignore built once at start-up",
-                )
-            first, last = _covered(src, node)
-            out.append(Directive(path, line, verb, rest, first, last, tool))
-    return out
-
-
-def honoured(proposals: Sequence[Proposal | Skip], found: Sequence[Directive]) -> list[Proposal | Skip]:
-    """The proposals, each one whose escape is on a line a `//goescape:ignore` covers made a Skip
-    giving the comment's reason: what the code's authors chose to keep, `fix` leaves alone."""
-    ignores = [d for d in found if d.verb == "ignore"]
-    out: list[Proposal | Skip] = []
-    for p in proposals:
-        # A rewrite proven at run time may target no escape: its own line is what the comment covers.
-        lines = [(t.path, t.line) for t in p.targets] or [(p.path, p.line)]
-        said = (
-            next((d for d in ignores for at, line in lines if d.path == at and d.first <= line <= d.last), None)
-            if isinstance(p, Proposal)
-            else None
-        )
-        if said is None:
-            out.append(p)
-            continue
-        why = f"{said.where()} says //goescape:ignore {said.reason}"
-        out.append(Skip(p.codemod, p.path, p.line, p.function, why, p.targets))
-    return out
-
-
-def _covered(src: SourceFile, node: Node) -> tuple[int, int]:
-    """The lines a directive comment covers: its own line when code precedes it there, else the next
-    statement or declaration (all of a function whose doc comment holds it)."""
-    row = node.start_point[0]
-    prev = node.prev_sibling
-    if prev is not None and prev.type != "comment" and prev.end_point[0] == row:
-        # After the closing brace of a statement that spans lines: that whole statement.
-        start = prev.start_point[0] if prev.type not in ("{", "(", ",") else row
-        return start + 1, row + 1
-    following = node.next_named_sibling
-    while following is not None and following.type == "comment":
-        following = following.next_named_sibling
-    if following is None:
-        return row + 1, row + 1
-    if following.type in _DECLARATIONS or following.type.endswith("statement") or "declaration" in following.type:
-        return following.start_point[0] + 1, following.end_point[0] + 1
-    # A statement list's first statement: tree-sitter nests statements under a statement_list.
-    head = following.named_children[0] if following.named_children else following
-    return head.start_point[0] + 1, head.end_point[0] + 1
-
-
 def judge(
     escapes: Sequence[Escape],
     base: Counter[Key] | None,
@@ -247,59 +126,6 @@ def judge(
         counted_new = [e for e in counted_new if e not in barred]
     unused = tuple(d for d in ignores if d not in used)
     return Verdict(against, tuple(escapes), tuple(counted_new), tuple(ignored), tuple(forbidden), tuple(cold), unused)
-
-
-def write_baseline(path: Path, escapes: Sequence[Escape], go_version: str, pgo: str = "") -> None:
-    """Record today's escapes as counts per key, sorted, so the file diffs well in review.
-
-    Shape: {"version": 1, "go_version": "go1.26.8", "pgo": "", "escapes": [{"package", "function",
-    "kind", "expr", "count"}]}. Errors: GoescapeError naming the file when it cannot be written.
-    """
-    counts = Counter(e.key for e in escapes)
-    rows = [
-        {"package": k[0], "function": k[1], "kind": k[2], "expr": k[3], "count": n} for k, n in sorted(counts.items())
-    ]
-    payload = {"version": BASELINE_VERSION, "go_version": go_version, "pgo": pgo, "escapes": rows}
-    # As --format writes its files: atomically, and through a symlink, pipe or device (/dev/null)
-    # rather than renaming a plain file over it.
-    write_atomic(path, json.dumps(payload, indent=1) + "\n")
-
-
-def read_baseline(path: Path) -> Counter[Key]:
-    """The counts a baseline file records. Errors: GoescapeError naming the file for anything else."""
-    hint = "write one with goescape check --write-baseline FILE"
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GoescapeError("no such baseline file", path=path, hint=hint) from None
-    except (OSError, ValueError, RecursionError) as exc:
-        raise GoescapeError(f"not a goescape baseline: {str(exc)[:200]}", path=path, hint=hint) from None
-    if not isinstance(raw, dict) or raw.get("version") != BASELINE_VERSION or not isinstance(raw.get("escapes"), list):
-        raise GoescapeError(f"not a version {BASELINE_VERSION} goescape baseline", path=path, hint=hint)
-    counts: Counter[Key] = Counter()
-    for row in raw["escapes"]:
-        try:
-            count = int(row["count"])
-            if not 0 < count < 1 << 31:
-                raise ValueError(count)
-            counts[(str(row["package"]), str(row["function"]), str(row["kind"]), str(row["expr"]))] += count
-        except (KeyError, TypeError, ValueError, OverflowError):
-            raise GoescapeError(f"a baseline entry is malformed: {str(row)[:200]}", path=path, hint=hint) from None
-    return counts
-
-
-def baseline_note(path: Path, go_version: str, pgo: str) -> str:
-    """How a baseline was recorded, when that differs from this run ("" when it does not)."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return ""
-    notes = []
-    if isinstance(raw, dict) and raw.get("go_version") not in (None, go_version):
-        notes.append(f"recorded with {raw.get('go_version')}, compiled now with {go_version}")
-    if isinstance(raw, dict) and (raw.get("pgo") or "") != pgo:
-        notes.append(f"recorded with -pgo={raw.get('pgo') or 'off'}, now -pgo={pgo or 'off'}")
-    return "; ".join(notes)
 
 
 def function_span(src: SourceFile, fact: EscapeFact) -> tuple[int, int] | None:

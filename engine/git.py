@@ -1,55 +1,25 @@
-"""Git: verified rewrites committed on a new branch, built in a temporary worktree the user never sees."""
+"""Git: the repository a path lies in, git kept apart from a caller's repository, remotes, pushes and clones."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
-import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 # Absolute imports make this GitPython, not this module (goescape.engine.git).
 import git as gitpython
 
-from goescape.engine.codemod import Proposal
 from goescape.engine.errors import GoescapeError
-from goescape.engine.results import Verified
-from goescape.engine.toolchain import Toolchain
 
-GROUPINGS = ("codemod", "package", "rewrite")
-SUBJECT_LIMIT = 72
-_FALLBACK = {"NAME": "goescape", "EMAIL": "goescape@localhost"}
-
-
-@dataclass(frozen=True)
-class CommitGroup:
-    """One commit: its message parts and the full new contents of the files it changes."""
-
-    subject: str
-    body: str  # the evidence table, plain text
-    trailers: tuple[tuple[str, str], ...]
-    files: dict[Path, bytes]  # absolute path in the user's work tree -> new content
-
-    def message(self) -> str:
-        trailers = "\n".join(f"{key}: {value}" for key, value in self.trailers)
-        return f"{self.subject}\n\n{self.body.rstrip()}\n\n{trailers}\n"
-
-
-@dataclass(frozen=True)
-class Branch:
-    name: str
-    head: str  # commit sha
-    base: str  # the HEAD it started from
-    commits: tuple[str, ...]
-    checks: tuple[str, ...]  # the commands that passed in the branch's tree
+# The GitPython names the branch and worktree modules use: GitPython is imported here only.
+Repo = gitpython.Repo
+Git = gitpython.Git
+GitCommandError = gitpython.GitCommandError
 
 
 def _repo(directory: Path) -> gitpython.Repo:
@@ -132,227 +102,6 @@ def _git_ok(repo: gitpython.Repo, *args: str) -> bool:
     return True
 
 
-def _identity(repo: gitpython.Repo) -> dict[str, str]:
-    """The configured user commits; without one goescape signs, through the environment of these commits only."""
-    env: dict[str, str] = {}
-    for field in ("NAME", "EMAIL"):
-        if not _git_or_empty(repo, "config", "--get", f"user.{field.lower()}"):
-            env |= {f"GIT_AUTHOR_{field}": _FALLBACK[field], f"GIT_COMMITTER_{field}": _FALLBACK[field]}
-    return {key: value for key, value in env.items() if key not in os.environ}
-
-
-def _refuse_uncommitted(repo: gitpython.Repo, paths: Sequence[str]) -> None:
-    # New contents were rendered from the work tree; on HEAD they would carry the user's own edits along.
-    if not paths:
-        return  # `git status --` with no paths would speak for the whole tree
-    # No optional locks: a plain `git status` may rewrite .git/index, which must stay byte-identical.
-    out = repo.git.status(
-        "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths, env={"GIT_OPTIONAL_LOCKS": "0"}
-    )
-    dirty = [entry[3:] for entry in str(out).split("\0") if entry]
-    if dirty:
-        raise GoescapeError(
-            "has changes not in HEAD that the branch would carry along",
-            path=dirty[0],
-            hint="commit or stash them first",
-        )
-
-
-def create_branch(
-    repo_dir: Path,
-    name: str,
-    groups: Sequence[CommitGroup],
-    *,
-    force: bool = False,
-    check: Callable[[Path], list[str]] | None = None,
-) -> Branch:
-    """Commit each group on a new branch from HEAD, check the result, then point `name` at it.
-
-    All work happens in a detached temporary worktree, removed on every exit: the user's checkout,
-    index and current branch are never touched, and on any failure the branch is left as it was.
-    """
-    repo = _repo(repo_dir)
-    top = _top(repo)
-    ref = f"refs/heads/{name}"
-    if name.startswith("-") or not _git_ok(repo, "check-ref-format", ref):
-        raise GoescapeError(f"{name!r} is not a valid branch name")
-    base = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-    if not base:
-        raise GoescapeError("HEAD has no commit to start a branch from", path=top)
-    old = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if old and not force:
-        raise GoescapeError(f"branch {name} exists; --force replaces it", path=top)
-    if old and f"branch {ref}" in str(repo.git.worktree("list", "--porcelain")).splitlines():
-        raise GoescapeError(f"branch {name} is checked out, so --force cannot replace it", hint="switch away first")
-    writes = [{_relative(path, top): data for path, data in group.files.items()} for group in groups]
-    _refuse_uncommitted(repo, sorted({rel for files in writes for rel in files}))
-
-    scratch = Path(tempfile.mkdtemp(prefix="goescape-branch-"))
-    tree = scratch / "tree"
-    with _apart_from_caller():
-        return _commit_groups(repo, top, name, ref, base, old, groups, writes, scratch, tree, check)
-
-
-def _commit_groups(
-    repo: gitpython.Repo,
-    top: Path,
-    name: str,
-    ref: str,
-    base: str,
-    old: str,
-    groups: Sequence[CommitGroup],
-    writes: Sequence[Mapping[str, bytes]],
-    scratch: Path,
-    tree: Path,
-    check: Callable[[Path], list[str]] | None,
-) -> Branch:
-    try:
-        # Hooks off: a post-checkout or pre-commit hook of the user's must not run on goescape's scratch commits.
-        repo.git(c=f"core.hooksPath={os.devnull}").worktree("add", "--detach", str(tree), base)
-        work = gitpython.Git(tree)
-        identity = _identity(repo)
-        commits: list[str] = []
-        for group, files in zip(groups, writes, strict=True):
-            for rel, data in files.items():
-                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tree / rel).write_bytes(data)
-                # Stored without clean filters (autocrlf, LFS): the commit holds exactly these bytes.
-                blob = work.hash_object("-w", "--no-filters", "--", rel)
-                staged = str(work.ls_files("-s", "--", rel)).split()
-                work.update_index("--add", "--cacheinfo", f"{staged[0] if staged else '100644'},{blob},{rel}")
-            if not work.diff("--cached", "--name-only"):
-                continue  # the group changes nothing an earlier commit did not
-            message = scratch / "message"
-            message.write_text(group.message(), encoding="utf-8")
-            work.commit("--no-verify", "--quiet", "--cleanup=verbatim", "-F", str(message), env=identity)
-            commits.append(str(work.rev_parse("HEAD")))
-        if not commits:
-            raise GoescapeError(f"the rewrites change nothing on HEAD; branch {name} was not made", path=top)
-        try:
-            checks = tuple(check(tree)) if check is not None else ()
-        except GoescapeError as exc:
-            state = "left as it was" if old else "not created"
-            raise GoescapeError(f"{exc.message}; branch {name} {state}", path=exc.path, hint=exc.hint) from exc
-        # The expected old value makes the update fail if someone moved the branch meanwhile.
-        repo.git.update_ref("-m", "goescape fix --branch", ref, commits[-1], old or "0" * len(base))
-        return Branch(name, commits[-1], base, tuple(commits), checks)
-    except gitpython.GitCommandError as exc:
-        said = str(exc.stderr).strip().removeprefix("stderr:").strip(" '\n").splitlines()
-        hint = said[0].strip() if said else f"exit status {exc.status}"
-        raise GoescapeError(f"git could not make branch {name}", path=top, hint=hint) from exc
-    finally:
-        _git_ok(repo, "worktree", "remove", "--force", str(tree))
-        shutil.rmtree(scratch, ignore_errors=True)
-        _git_ok(repo, "worktree", "prune")
-
-
-def go_check(
-    tc: Toolchain, module_dir: Path, patterns: Sequence[str] = ("./...",), *, named: bool = False
-) -> Callable[[Path], list[str]]:
-    """A check for create_branch: go build, vet and test at `module_dir`'s place in the branch's tree
-    (`named`: each check says that folder, for a branch of several modules)."""
-    rel = _relative(module_dir, _top(_repo(module_dir)))
-
-    def run(tree: Path) -> list[str]:
-        passed: list[str] = []
-        for verb in ("build", "vet", "test"):
-            command = " ".join(["go", verb, *patterns]) + (f" in {rel}" if named else "")
-            out = tc.run([verb, *patterns], tree / rel)
-            if out.returncode != 0:
-                lines = (ln.strip() for ln in (out.stderr + out.stdout).splitlines())
-                first = next((ln for ln in lines if ln and not ln.startswith("#")), f"exit status {out.returncode}")
-                raise GoescapeError(f"`{command}` failed on the new commits", path=rel, hint=first)
-            passed.append(command)
-        return passed
-
-    return run
-
-
-def _fit(subject: str) -> str:
-    return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
-
-
-def _where(proposal: Proposal, top: Path | None) -> str:
-    path = proposal.path.parent.resolve() / proposal.path.name
-    shown = path.relative_to(top).as_posix() if top is not None and path.is_relative_to(top) else str(path)
-    return f"{shown}:{proposal.line}"
-
-
-def _table(verified: Sequence[Verified], top: Path | None) -> str:
-    rows = [("file:line", "function", "escape removed", "allocations")]
-    for r in verified:
-        gone = "; ".join(fact.message for fact in r.removed) or "proof at run time"
-        rows.append((_where(r.proposal, top), r.proposal.function, gone, r.allocs_text()))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    table = "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]) for row in rows
-    )
-    differ = [r.proposal for r in verified if r.proposal.equivalence]
-    if not differ:
-        return table + "\n\nEach rewrite is equivalent for every input."
-    notes = "\n".join(f"- {_where(p, top)}: {p.equivalence}" for p in differ)
-    return f"{table}\n\nNot equivalent for every input:\n{notes}"
-
-
-def _subject(by: str, verified: Sequence[Verified], top: Path | None) -> str:
-    first = verified[0].proposal
-    if by == "package":
-        return _fit(f"goescape: {first.package}")
-    if by == "rewrite":
-        return _fit(f"goescape: {first.codemod} {first.function} ({_where(first, top)})")
-    functions = len({(r.proposal.path, r.proposal.function) for r in verified})
-    return _fit(f"goescape: {first.codemod} in {functions} function{'s' if functions != 1 else ''}")
-
-
-def group_results(
-    verified: Sequence[Verified],
-    contents: Callable[[Sequence[Proposal]], dict[Path, bytes]],
-    by: str,
-    go_version: str,
-    command: str,
-) -> list[CommitGroup]:
-    """Verified rewrites as commits, one per codemod, package or rewrite, in the order they came.
-
-    `contents(proposals)` renders the new full contents of the files those proposals touch; it is
-    given every proposal up to and including a group's, so each commit builds on the ones before.
-    """
-    if by not in GROUPINGS:
-        raise GoescapeError(f"cannot make one commit per {by!r}", hint="choose " + ", ".join(GROUPINGS))
-    buckets: dict[str, list[Verified]] = {}
-    for i, r in enumerate(verified):
-        key = {"codemod": r.proposal.codemod, "package": r.proposal.package}.get(by, str(i))
-        buckets.setdefault(key, []).append(r)
-    try:
-        top: Path | None = _top(_repo(verified[0].proposal.path.parent)) if verified else None
-    except GoescapeError:
-        top = None  # create_branch says so; here paths are merely shown in full
-    groups: list[CommitGroup] = []
-    so_far: list[Proposal] = []
-    for bucket in buckets.values():
-        so_far += [r.proposal for r in bucket]
-        touched = {path for r in bucket for path in r.proposal.files | {p for p, _ in r.proposal.add_imports}}
-        codemods = ", ".join(dict.fromkeys(r.proposal.codemod for r in bucket))
-        trailers = (("Goescape-Codemod", codemods), ("Goescape-Go-Version", go_version), ("Goescape-Command", command))
-        files = {path: data for path, data in contents(tuple(so_far)).items() if path in touched}
-        groups.append(CommitGroup(_subject(by, bucket, top), _table(bucket, top), trailers, files))
-    return groups
-
-
-def guard_commit(files: Mapping[Path, bytes], go_version: str, command: str) -> CommitGroup:
-    """The last commit of a --guard branch: the guard tests, after the rewrites they lock in."""
-    try:
-        top: Path | None = _top(_repo(next(iter(files)).parent))
-    except GoescapeError:
-        top = None
-    names = "\n".join(f"- {_relative(p, top) if top else p}" for p in sorted(files))
-    body = (
-        "Each test runs the test or benchmark that measured a rewrite under testing.AllocsPerRun and\n"
-        "fails when it allocates more than it did with the rewrite.\n\n" + names
-    )
-    trailers = (("Goescape-Codemod", "guard"), ("Goescape-Go-Version", go_version), ("Goescape-Command", command))
-    return CommitGroup(f"goescape: guard tests for the rewrites ({len(files)} file(s))", body, trailers, dict(files))
-
-
 def remote_url(repo_dir: Path, remote: str) -> str:
     """The fetch URL of a remote, or a GoescapeError naming the remotes there are."""
     repo = _repo(repo_dir)
@@ -383,124 +132,9 @@ def push(repo_dir: Path, remote: str, branch: str, *, url: str | None = None) ->
         raise GoescapeError(f"could not push {branch} to {remote}", hint=first) from exc
 
 
-@dataclass(frozen=True)
-class Base:
-    """A revision checked out in goescape's own worktree of the repository, for the gate's base compile."""
-
-    spec: str  # as the user gave it: a revision or merge-base:BRANCH
-    commit: str  # the full sha it resolved to
-    top: Path  # the user's work tree top level
-    tree: Path  # goescape's worktree, at `commit`, in the cache directory
-
-
 def repository_top(directory: Path) -> Path:
     """The top level of the git work tree that holds `directory`."""
     return _top(_repo(directory))
-
-
-def resolve_base(directory: Path, spec: str) -> str:
-    """The commit `spec` names: any revision git knows, or `merge-base:BRANCH` (where HEAD forked from it).
-
-    Errors: GoescapeError naming the revision, with how to fetch it when the clone is shallow.
-    """
-    repo = _repo(directory)
-    name = spec.removeprefix("merge-base:")
-    if not name or name.startswith("-"):
-        raise GoescapeError(
-            f"--base {spec!r} names no revision", hint="pass a commit, branch or tag, or merge-base:BRANCH"
-        )
-    if spec.startswith("merge-base:"):
-        branch = name
-        sha = _git_or_empty(repo, "merge-base", "HEAD", branch).strip()
-        if not sha:
-            _missing(repo, branch, f"no merge base of HEAD and {branch}")
-        return sha
-    sha = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").strip()
-    if not sha:
-        _missing(repo, spec, f"no commit {spec!r} in this repository")
-    return sha
-
-
-def _missing(repo: gitpython.Repo, rev: str, message: str) -> None:
-    if _git_or_empty(repo, "rev-parse", "--is-shallow-repository").strip() == "true":
-        ref = re.split(r"[~^@]", rev, maxsplit=1)[0]
-        remote, _, branch = (
-            ref.partition("/") if ref.partition("/")[0] in {r.name for r in repo.remotes} else ("origin", "", ref)
-        )
-        raise GoescapeError(
-            f"{message}: this clone is shallow and does not hold it",
-            path=_top(repo),
-            hint=f"fetch it with `git fetch --unshallow` or `git fetch --deepen=50 {remote} {branch or ref}`; "
-            "on GitHub Actions give actions/checkout `fetch-depth: 0`",
-        )
-    raise GoescapeError(message, path=_top(repo), hint="pass a commit, branch or tag git knows, or merge-base:BRANCH")
-
-
-def _ours(tree: Path, common: Path) -> bool:
-    """Whether `tree` is a worktree of the repository whose git folder is `common` (a cache kept
-    across CI runs can hold one of an earlier clone, whose git folder is gone)."""
-    if not (tree / ".git").exists():
-        return False
-    try:
-        there = Path(_apart(tree, "rev-parse", "--git-common-dir"))
-    except gitpython.GitCommandError:
-        return False
-    return (tree / there).resolve() == common
-
-
-@contextmanager
-def base_worktree(directory: Path, spec: str, cache: Path) -> Iterator[Base]:
-    """Check `spec` out in a worktree kept under `cache` for this repository, held while the block runs.
-
-    The worktree's path stays the same from run to run, so the go command's build cache serves the
-    base compile again (compile actions are keyed by the package's directory as well as its files).
-    The user's checkout, index and HEAD are never touched; git records the worktree under
-    `.git/worktrees/`. Two gates on one repository take the worktree one at a time. Errors: GoescapeError as resolve_base, or when git cannot make the worktree.
-    """
-    repo = _repo(directory)
-    top = _top(repo)
-    commit = resolve_base(directory, spec)
-    common = Path(str(repo.git.rev_parse("--git-common-dir")))
-    common = (top / common).resolve() if not common.is_absolute() else common
-    tree = cache / "worktrees" / hashlib.sha256(str(common).encode()).hexdigest()[:16] / top.name
-    try:
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(tree.parent / "lock", "w")  # noqa: SIM115 (held for the whole block below)
-    except OSError as exc:
-        raise GoescapeError(
-            f"cannot keep the base worktree in the cache ({exc.strerror})",
-            path=tree.parent,
-            hint="set GOESCAPE_CACHE_DIR",
-        ) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _check_out(repo, tree, common, commit)
-        except gitpython.GitCommandError:
-            # A git killed mid-checkout (an OOM kill, a CI timeout) leaves index.lock behind: start afresh once.
-            with contextlib.suppress(gitpython.GitCommandError):
-                _apart(top, "worktree", "remove", "--force", "--force", str(tree))
-            shutil.rmtree(tree, ignore_errors=True)
-            try:
-                _check_out(repo, tree, common, commit)
-            except gitpython.GitCommandError as exc:
-                first = next((ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()), "git worktree failed")
-                first = first.removeprefix("stderr: ").strip("'")
-                raise GoescapeError(f"could not check out {spec} for the base compile", path=tree, hint=first) from exc
-        yield Base(spec, commit, top, tree)
-
-
-def _check_out(repo: gitpython.Repo, tree: Path, common: Path, commit: str) -> None:
-    """`commit` in goescape's worktree at `tree`, made when missing; the user's hooks do not run there,
-    and git's repository variables of a hook that runs goescape (GIT_INDEX_FILE) do not reach it."""
-    no_hooks = ["-c", "core.hooksPath=/dev/null"]
-    if _ours(tree, common):
-        _apart(tree, *no_hooks, "checkout", "--detach", "--force", "--quiet", commit)
-        _apart(tree, "clean", "-fdxq")
-    else:
-        shutil.rmtree(tree, ignore_errors=True)
-        # -f: a worktree whose folder was deleted (a cleaned cache) is still registered.
-        _apart(_top(repo), *no_hooks, "worktree", "add", "--detach", "--force", "--quiet", str(tree), commit)
 
 
 # --- Campaigns: shallow clones of other people's repositories ------------------------------

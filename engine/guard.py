@@ -18,72 +18,28 @@ passes with the rewrites and fails without them.
 
 from __future__ import annotations
 
-import json
 import re
-import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.edits import gofmt
+from goescape.engine.guard_runners import _declared, _Runner, runners_for
+from goescape.engine.guard_source import _PROBE_PREFIX, RUNS, _Guard, render
 from goescape.engine.overlay import GoRun, Overlay
-from goescape.engine.parsing import Node, SourceFile, parse_file, walk
+from goescape.engine.packages import Package
+from goescape.engine.parsing import Node, SourceFile
+from goescape.engine.proof import final_contents
 from goescape.engine.results import Verified
-from goescape.engine.runner import Session, final_contents
 from goescape.engine.samples import first_line
-from goescape.engine.toolchain import Package
+from goescape.engine.session import Session
 
-RUNS = 10  # calls of the path per AllocsPerRun, after its one warm-up call
 PROBES = 3  # go test -count of each measuring run: the bound is the most with, the saving the least without
 SLOW = 5.0  # seconds; a guard slower than this would weigh on every run of the package's tests
-FILE_NAME = "goescape_guard"
 PREFIX = "TestGoescapeGuard_"
-_PROBE_PREFIX = "TestGoescapeProbe_"
 
 _PROBED = re.compile(r"goescape-probe (\d+) (\d+)\b")
 _ENDED = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (TestGoescape\w+) \((\d+(?:\.\d+)?)s\)", re.MULTILINE)
 _SAID = re.compile(r"^\s+\S+\.go:\d+: .+$|^panic: .+$|^\S+\.go:\d+:\d+: .+$", re.MULTILINE)
-
-_HEADER = """\
-//go:build !race && !asan && !msan
-
-// Guard tests written by `goescape fix --guard` ({version}). Each calls a test or benchmark that
-// ran a rewrite goescape verified, counts its allocations with testing.AllocsPerRun, and fails
-// when they exceed what the rewritten code made. They are left out under the race detector and
-// the sanitizers, whose instrumentation allocates, and skipped under coverage, whose counters change what the
-// compiler inlines.
-
-package {package}
-
-import {imports}
-"""
-
-_SKIP_COVER = """\
-	if testing.CoverMode() != "" {
-		t.Skip("coverage counters change what the compiler inlines, and so what allocates")
-	}
-"""
-
-_CALL_TEST = """\
-	allocs := testing.AllocsPerRun({runs}, func() {{ {runner}(t) }})
-"""
-
-_CALL_BENCHMARK = """\
-	// testing.Benchmark runs {runner} once per call under -test.benchtime=1x: b.N == 1, or one b.Loop pass.
-	benchtime := flag.Lookup("test.benchtime").Value
-	was := benchtime.String()
-	if err := benchtime.Set("1x"); err != nil {{
-		t.Fatal(err)
-	}}
-	defer func() {{ _ = benchtime.Set(was) }}()
-	ran := true
-	allocs := testing.AllocsPerRun({runs}, func() {{
-		ran = testing.Benchmark({runner}).N == 1 && ran
-	}})
-	if !ran {{
-		t.Fatal({failed})
-	}}
-"""
 
 
 @dataclass(frozen=True)
@@ -95,35 +51,9 @@ class Guards:
 
 
 @dataclass(frozen=True)
-class _Runner:
-    """A test or benchmark function in the rewritten package's folder, and the package clause of its file."""
-
-    import_path: str
-    dir: Path
-    clause: str
-    name: str
-
-    @property
-    def benchmark(self) -> bool:
-        return self.name.startswith("Benchmark")
-
-    @property
-    def home(self) -> tuple[Path, str]:
-        return (self.dir, self.clause)
-
-
-@dataclass(frozen=True)
 class _Count:
     allocs: tuple[int, ...]  # AllocsPerRun's result in each of PROBES runs
     seconds: float  # the slowest run of the whole guard
-
-
-@dataclass(frozen=True)
-class _Guard:
-    runner: _Runner
-    name: str
-    bound: int
-    stands_for: tuple[tuple[Verified, int], ...]  # each rewrite, and the least the guard counts without it
 
 
 def guards(session: Session, verified: Sequence[Verified], changes: Mapping[Path, tuple[bytes, bytes]]) -> Guards:
@@ -151,7 +81,7 @@ class _Guarding:
         declined: dict[Verified, list[str]] = {}
         candidates: dict[Verified, list[_Runner]] = {}
         for v in self.verified:
-            candidates[v], declined[v] = self._runners(v)
+            candidates[v], declined[v] = runners_for(v, self.session.by_path, self._functions)
         after_tree = {path: new for path, (_, new) in self.changes.items()}
         after = self._probe(sorted({r for rs in candidates.values() for r in rs}, key=_order), after_tree)
         chosen: dict[_Runner, list[tuple[Verified, int]]] = {}
@@ -178,7 +108,7 @@ class _Guarding:
         )
         files: dict[Path, bytes] = {}
         while made:
-            files = self._render(made)
+            files = render(self.session.tc, made, self.changes)
             failing = self._check(made, files, after_tree)
             if not failing:
                 break
@@ -198,45 +128,6 @@ class _Guarding:
         )
 
     # --- which functions ran the rewrite ------------------------------------------------------
-
-    def _runners(self, v: Verified) -> tuple[list[_Runner], list[str]]:
-        """The test and benchmark functions a guard may call for `v`, and why others cannot be."""
-        m = v.measurement
-        if m is None:
-            return [], [f"no test or benchmark measured it ({v.allocs_text()})"]
-        if m.allocs[1] >= m.allocs[0]:
-            return [], [f"it saves bytes, not allocations ({m.text()}), and testing.AllocsPerRun counts allocations"]
-        if m.by.startswith("the tests of "):
-            return [], [f"no test or benchmark function was on the measured allocations' stacks ({m.by})"]
-        package = self.session.by_path.get(v.proposal.package)
-        if package is None:
-            return [], [f"{v.proposal.package} is not among the loaded packages"]
-        declared = self._functions(package)
-        runners: list[_Runner] = []
-        why: list[str] = []
-        for name in (n.strip() for n in m.by.removesuffix("…").split(",")):
-            if name.startswith("Fuzz"):
-                why.append(f"{name} is a fuzz target: f.Fuzz cannot be called again in a loop")
-            elif name.startswith("Example"):
-                why.append(f"{name} is an example: go test compares what it prints, which a guard would repeat")
-            elif name not in declared:
-                why.append(
-                    f"{name} is declared in another package's tests, not in {package.dir.name}/, where the guard goes"
-                )
-            else:
-                src, fn = declared[name]
-                wanted = "B" if name.startswith("Benchmark") else "T"
-                if constraint := _constrained(src):
-                    why.append(
-                        f"{name} is in {src.path.name}, built only {constraint}: a guard would not build elsewhere"
-                    )
-                elif not _takes(src, fn, wanted):
-                    why.append(f"{name} is not a func(*testing.{wanted})")
-                elif _calls(src, fn, "Parallel"):
-                    why.append(f"{name} calls Parallel, which panics when the guard calls it a second time")
-                else:
-                    runners.append(_Runner(package.import_path, package.dir, src.package_name, name))
-        return runners, why
 
     def _functions(self, package: Package) -> dict[str, tuple[SourceFile, Node]]:
         if package.import_path not in self._seen:
@@ -278,7 +169,7 @@ class _Guarding:
         self, import_path: str, runners: Sequence[_Runner], tree: Mapping[Path, bytes]
     ) -> dict[_Runner, _Count | str]:
         probes = [_Guard(r, f"{_PROBE_PREFIX}{i}", -1, ()) for i, r in enumerate(runners)]
-        files = self._render(probes)
+        files = render(self.session.tc, probes, self.changes)
         run = self._go_test(import_path, {**tree, **files}, f"^{_PROBE_PREFIX}[0-9]+$", PROBES)
         counts: dict[str, list[int]] = {}
         for m in _PROBED.finditer(run.output):
@@ -322,7 +213,7 @@ class _Guarding:
         verb = ["test", f"-count={count}", "-timeout=10m", "-v", "-run", pattern]
         return self.overlay.go(verb, files, [import_path])
 
-    # --- the Go source ------------------------------------------------------------------------
+    # --- naming -------------------------------------------------------------------------------
 
     def _name(self, made: Sequence[_Guard]) -> list[_Guard]:
         """Each guard named TestGoescapeGuard_<runner>, with a suffix where the package has that name."""
@@ -340,80 +231,6 @@ class _Guarding:
             taken[home].add(name)
             named.append(_Guard(g.runner, name, g.bound, g.stands_for))
         return named
-
-    def _render(self, made: Sequence[_Guard]) -> dict[Path, bytes]:
-        """One gofmt-clean file per package folder and package clause."""
-        files: dict[Path, bytes] = {}
-        for home in dict.fromkeys(g.runner.home for g in made):
-            mine = [g for g in made if g.runner.home == home]
-            imports = ["flag"] * any(g.runner.benchmark for g in mine) + ["testing"]
-            text = _HEADER.format(
-                version=self.session.tc.version,
-                package=home[1],
-                imports=f'"{imports[0]}"'
-                if len(imports) == 1
-                else "(\n" + "".join(f'\t"{i}"\n' for i in imports) + ")",
-            )
-            text += "".join("\n" + _function(g, self.session.tc.version) for g in mine)
-            data, error = gofmt(self.session.tc, text.encode())
-            if error:  # a bug here, never the user's code: say so loudly
-                raise ValueError(f"guard file does not format: {error}")
-            files[self._path(home, files)] = data
-        return files
-
-    def _path(self, home: tuple[Path, str], taken: Iterable[Path]) -> Path:
-        """goescape_guard_test.go in the folder, or the first of goescape_guard_2_test.go, ... that is free."""
-        used = set(taken) | set(self.changes)
-        n = 1
-        while True:
-            path = home[0] / (f"{FILE_NAME}_test.go" if n == 1 else f"{FILE_NAME}_{n}_test.go")
-            if path not in used and not path.exists():
-                return path
-            n += 1
-
-
-def _function(g: _Guard, version: str) -> str:
-    r = g.runner
-    call = _CALL_BENCHMARK if r.benchmark else _CALL_TEST
-    failed = _go_string(f"{r.name} failed or was skipped: testing.Benchmark ran no iteration of it")
-    body = _SKIP_COVER + call.format(runs=RUNS, runner=r.name, failed=failed)
-    if not g.stands_for:  # a probe: say the count
-        number = g.name.removeprefix(_PROBE_PREFIX)
-        return f'func {g.name}(t *testing.T) {{\n{body}\tt.Logf("goescape-probe {number} %v", allocs)\n}}\n'
-    where = " and ".join(f"{v.proposal.path.name}:{v.proposal.line}" for v, _ in g.stands_for)
-    what = "rewrites" if len(g.stands_for) > 1 else "rewrite"
-    at = where.replace("%", "%%")  # a file name is no format verb
-    message = _go_string(
-        f"{r.name} allocates %v times per run, more than the {g.bound} left by goescape's {what} of {at}"
-    )
-    if len(g.stands_for) == 1:
-        without = f"it counted {g.stands_for[0][1]} without it"
-    else:
-        without = "without each it counted " + ", ".join(
-            f"{before} ({v.proposal.path.name}:{v.proposal.line})" for v, before in g.stands_for
-        )
-    prose = (
-        f"{g.name} fails when {r.name} allocates more than {g.bound} times per call, as this test counted "
-        f"after goescape's {what} of {where} on {version}; {without}."
-        + (" The count includes testing.Benchmark's own allocations." if r.benchmark else "")
-        + " goescape's measurement:"
-    )
-    lines = [
-        *textwrap.wrap(prose, 96),
-        "",
-        *(
-            f"\t{v.proposal.codemod} {v.proposal.path.name}:{v.proposal.line} ({v.proposal.function}): {v.allocs_text()}"
-            for v, _ in g.stands_for
-        ),
-    ]
-    comment = "".join(f"// {line}\n".replace("// \n", "//\n") for line in lines)
-    check = f"\tif allocs > {g.bound} {{\n\t\tt.Errorf({message}, allocs)\n\t}}\n"
-    return f"{comment}func {g.name}(t *testing.T) {{\n{body}{check}}}\n"
-
-
-def _go_string(text: str) -> str:
-    """A Go interpreted string literal (JSON's escapes are Go's)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _order(r: _Runner) -> tuple[str, str, str]:
@@ -438,95 +255,3 @@ def _said(output: str) -> str:
     """The first things a failing `go test` said: t.Error lines, a panic, compiler errors."""
     said = [m.group(0).strip() for m in _SAID.finditer(output)]
     return "; ".join(dict.fromkeys(said[:3])) or first_line(output)
-
-
-def _declared(package: Package) -> dict[str, tuple[SourceFile, Node]]:
-    """The top-level functions of the package's _test.go files (in-package and external), by name."""
-    out: dict[str, tuple[SourceFile, Node]] = {}
-    for path in package.test_files:
-        if path.is_file():
-            src = parse_file(path)
-            for node in src.root.named_children:
-                name = node.child_by_field_name("name")
-                if node.type == "function_declaration" and name is not None:
-                    out.setdefault(src.text(name), (src, node))
-    return out
-
-
-def _takes(src: SourceFile, fn: Node, kind: str) -> bool:
-    """Whether `fn` is `func(x *testing.T)` (or `.B`): one pointer parameter, no type parameters, no result."""
-    params = fn.child_by_field_name("parameters")
-    if fn.child_by_field_name("type_parameters") is not None or fn.child_by_field_name("result") is not None:
-        return False
-    declarations = [n for n in params.named_children if n.type == "parameter_declaration"] if params else []
-    if len(declarations) != 1 or len(declarations[0].children_by_field_name("name")) > 1:
-        return False
-    kind_node = declarations[0].child_by_field_name("type")
-    return kind_node is not None and re.fullmatch(rf"\*\s*\w+\.{kind}", src.text(kind_node)) is not None
-
-
-def _calls(src: SourceFile, fn: Node, method: str) -> bool:
-    """Whether `fn`'s body calls `x.<method>()` anywhere, closures included."""
-    for node in walk(fn):
-        callee = node.child_by_field_name("function") if node.type == "call_expression" else None
-        field = (
-            callee.child_by_field_name("field") if callee is not None and callee.type == "selector_expression" else None
-        )
-        if field is not None and src.text(field) == method:
-            return True
-    return False
-
-
-# `go tool dist list` on go1.26.8: a file name ending in _GOOS, _GOARCH or _GOOS_GOARCH builds only there.
-_GOOS = frozenset(
-    [
-        "aix",
-        "android",
-        "darwin",
-        "dragonfly",
-        "freebsd",
-        "hurd",
-        "illumos",
-        "ios",
-        "js",
-        "linux",
-        "nacl",
-        "netbsd",
-        "openbsd",
-        "plan9",
-        "solaris",
-        "wasip1",
-        "windows",
-        "zos",
-    ]
-)
-_GOARCH = frozenset(
-    [
-        "386",
-        "amd64",
-        "arm",
-        "arm64",
-        "loong64",
-        "mips",
-        "mips64",
-        "mips64le",
-        "mipsle",
-        "ppc64",
-        "ppc64le",
-        "riscv64",
-        "s390x",
-        "wasm",
-    ]
-)
-
-
-def _constrained(src: SourceFile) -> str:
-    """How a _test.go file is limited to some platforms or tags ("" when it builds everywhere)."""
-    parts = src.path.name.removesuffix("_test.go").split("_")[1:]
-    if parts and (parts[-1] in _GOOS or parts[-1] in _GOARCH):
-        return f"for {parts[-1]} (its file name)"
-    head = src.data.split(b"\npackage ", 1)[0] if not src.data.startswith(b"package ") else b""
-    for line in head.splitlines():
-        if line.startswith(b"//go:build "):
-            return "where " + line.decode("utf-8", "replace").removeprefix("//go:build ").strip()
-    return ""

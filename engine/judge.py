@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from goescape.engine.codemod import Proposal
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at, parse_bytes
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Stage
 from goescape.engine.toolchain import error_lines
 

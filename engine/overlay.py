@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.toolchain import Toolchain, overlay_files
+from goescape.engine.goflags import overlay_files
+from goescape.engine.toolchain import Toolchain
 
 
 @dataclass

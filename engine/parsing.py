@@ -21,11 +21,17 @@ FUNCTION_TYPES = ("function_declaration", "method_declaration", "func_literal")
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A Go file's bytes and its syntax tree; offsets are byte offsets into `data`."""
+    """A Go file's bytes and its syntax tree; offsets are byte offsets into `data`.
+
+    The tree is parsed on first use: a run that reuses cached facts and proposals reads the bytes only.
+    """
 
     path: Path
     data: bytes
-    tree: Tree
+
+    @cached_property
+    def tree(self) -> Tree:
+        return _parser().parse(self.data)
 
     @property
     def root(self) -> Node:
@@ -62,7 +68,7 @@ def _parser() -> tree_sitter.Parser:
 
 
 def parse_bytes(path: Path, data: bytes) -> SourceFile:
-    return SourceFile(path=path, data=data, tree=_parser().parse(data))
+    return SourceFile(path=path, data=data)
 
 
 # The run's `--overlay` (path → the file read instead), as the go command sees the same files.

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from goescape.engine.errors import ToolchainMissing
-from goescape.engine.oracle import Oracle, Targets
+from goescape.engine.gotypes import Targets
+from goescape.engine.oracle import Oracle
 from goescape.engine.toolchain import Toolchain
 
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.errors import GoescapeError
 from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, node_at, parse_file
+from goescape.engine.proposals import Proposal, Skip
 from goescape.engine.toolchain import Toolchain
 
 _ROW = re.compile(

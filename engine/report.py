@@ -1,27 +1,21 @@
-"""Reports: rich tables for people, JSON for machines."""
+"""Reports for people: rich tables and the gate's summary line (JSON for machines: engine/json_report.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from goescape.engine.benchmarks import Change
 from goescape.engine.calibration import Calibration
-from goescape.engine.codemod import Codemod, Proposal, Skip
+from goescape.engine.codemod import Codemod
+from goescape.engine.console import Console, Table, escape
 from goescape.engine.diffs import display_path
-from goescape.engine.facts import Class, Classified, EscapeFact
-from goescape.engine.gate import Directive, Escape, Verdict
-from goescape.engine.results import Measurement, Rejected, Result, Skipped, Verified
-from goescape.engine.runner import Outcome
-
-# The JSON reports' shape: a reader checks this before reading further (bumped when a key changes meaning).
-JSON_VERSION = 1
+from goescape.engine.facts import Class, Classified
+from goescape.engine.gate import Verdict
+from goescape.engine.proof import Outcome
+from goescape.engine.proposals import Proposal, Skip
+from goescape.engine.results import Rejected, Result, Skipped, Verified
 
 
 def _rel(path: Path, cwd: Path) -> str:
@@ -64,40 +58,6 @@ def scan_tables(
         summary.add_row(cls.value, str(totals.get(cls, 0)))
     summary.add_row("total", str(len(items)), style="bold")
     console.print(summary)
-
-
-def fact_json(fact: EscapeFact, cwd: Path) -> dict[str, Any]:
-    return {
-        "package": fact.package,
-        "file": _rel(fact.path, cwd),
-        "line": fact.line,
-        "column": fact.column,
-        "offset": fact.offset,
-        "kind": fact.kind.value,
-        "expr": fact.expr,
-        "function": fact.function,
-        "message": fact.message,
-        "flow": list(fact.flow),
-        "inlined": list(fact.inlined),
-    }
-
-
-def scan_json(
-    items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None, pgo: str = ""
-) -> dict[str, Any]:
-    totals = Counter(item.cls.value for item in items)
-
-    def extra(item: Classified) -> dict[str, float]:
-        return {"share": shares.get(id(item), 0.0)} if shares is not None else {}
-
-    return {
-        "version": JSON_VERSION,
-        "command": "scan",
-        "go_version": go_version,
-        "pgo": pgo or None,
-        "escapes": [{**fact_json(i.fact, cwd), "class": i.cls.value, "detail": i.detail, **extra(i)} for i in items],
-        "totals": {cls.value: totals.get(cls.value, 0) for cls in Class} | {"total": len(items)},
-    }
 
 
 def _proposal_of(result: Result) -> Proposal | Skip:
@@ -171,56 +131,6 @@ def heat(result: Result) -> int:
     return result.measurement.benchmark_runs if isinstance(result, Verified) and result.measurement else 0
 
 
-def measurement_json(m: Measurement | None) -> dict[str, Any] | None:
-    """A run-time measurement: who ran it, and allocations (and bytes) before and after."""
-    if m is None:
-        return None
-    return {
-        "by": m.by,
-        "benchmark": m.benchmark,
-        "where": m.where,
-        "function": m.function,
-        "executions": m.executions,
-        "benchmark_runs": m.benchmark_runs,
-        "allocs": {"before": m.allocs[0], "after": m.allocs[1], "unit": "allocs/op" if m.benchmark else "per run"},
-        "bytes": {"before": m.bytes[0], "after": m.bytes[1], "unit": "B/op"} if m.bytes else None,
-        "toolchain": m.toolchain,
-        "text": m.text(),
-    }
-
-
-def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = None) -> dict[str, Any]:
-    p = _proposal_of(result)
-    base: dict[str, Any] = {"share": shares.get(id(p), 0.0)} if shares is not None else {}
-    base |= {
-        "codemod": p.codemod,
-        "file": _rel(p.path, cwd),
-        "line": p.line,
-        "function": p.function,
-        "targets": [fact_json(t, cwd) for t in p.targets],
-    }
-    if isinstance(p, Proposal):
-        base["equivalence"] = p.equivalence_text()
-    if isinstance(result, Verified):
-        return base | {
-            "result": "verified",
-            "rationale": result.proposal.rationale,
-            "removed": [fact_json(t, cwd) for t in result.removed],
-            "measurement": measurement_json(result.measurement),
-            "not_measured": result.unmeasured if result.measurement is None else "",
-            "checks": list(result.checks),
-        }
-    if isinstance(result, Rejected):
-        return base | {
-            "result": "rejected",
-            "rationale": result.proposal.rationale,
-            "stage": result.stage.value,
-            "reason": result.reason,
-            "details": result.details,
-        }
-    return base | {"result": "skipped", "reason": result.skip.reason}
-
-
 def list_table(
     console: Console,
     codemods: Sequence[Codemod],
@@ -272,54 +182,9 @@ def calibration_table(
     console.print(table)
 
 
-def calibration_json(rows: Sequence[Calibration], off: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "codemod": r.codemod,
-            "pattern": r.pattern,
-            "benchmark": r.benchmark,
-            "before": {"allocs": r.before.allocs, "bytes": r.before.bytes, "ns": r.before.ns},
-            "after": {"allocs": r.after.allocs, "bytes": r.after.bytes, "ns": r.after.ns},
-            "saves": r.saves,
-            "off_by_default": r.gates and (r.codemod, r.pattern) in off,
-            "why_off": off.get((r.codemod, r.pattern), "") if r.gates else "",
-        }
-        for r in rows
-    ]
-
-
-README_START = "<!-- codemods:start (generated from the codemods' docstrings by `goescape list --markdown`) -->"
-README_END = "<!-- codemods:end -->"
-
-
 def patterns_text(codemod: Codemod, sep: str = "\n") -> str:
     """Each pattern with its equivalence: `name: equivalent for every input` or `name: differs when ...`."""
     return sep.join(f"{p.name}: {p.describe()}" for p in codemod.patterns.values())
-
-
-def codemod_markdown(codemods: Sequence[Codemod]) -> str:
-    """The README's codemod table: name, default, each docstring's summary and before/after, equivalence."""
-    lines = [
-        README_START,
-        "",
-        "| codemod | default | what it rewrites | before → after | equivalence |",
-        "|---|---|---|---|---|",
-    ]
-    for c in codemods:
-        before = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("Before:")), "")
-        after = next((ln.split(":", 1)[1].strip() for ln in c.doc.splitlines() if ln.startswith("After:")), "")
-        pair = f"`{before}` → `{after}`" if before and after else ""
-        differ = [f"`{p.name}` {p.differs}" for p in c.patterns.values() if p.differs]
-        same = "; ".join(differ).replace("|", "\\|") if differ else "every pattern, for every input"
-        lines.append(f"| `{c.name}` | {'on' if c.default_on else 'off'} | {c.summary} | {pair} | {same} |")
-    lines += ["", README_END]
-    return "\n".join(lines)
-
-
-def replace_codemod_table(readme: str, table: str) -> str:
-    head, _, rest = readme.partition(README_START)
-    _, _, tail = rest.partition(README_END)
-    return head + table + tail
 
 
 def bench_table(console: Console, changes: Sequence[Change], count: int) -> None:
@@ -333,44 +198,6 @@ def bench_table(console: Console, changes: Sequence[Change], count: int) -> None
         style = "" if not c.significant else ("green" if c.after < c.before else "red")
         table.add_row(c.benchmark, c.metric, f"{c.before:g}", f"{c.after:g}", c.delta(), f"{c.p:.3f}", style=style)
     console.print(table)
-
-
-def change_json(c: Change) -> dict[str, Any]:
-    return {
-        "benchmark": c.benchmark,
-        "metric": c.metric,
-        "before": c.before,
-        "after": c.after,
-        "p": c.p,
-        "significant": c.significant,
-        "samples": c.samples,
-    }
-
-
-def _escape_json(e: Escape, root: Path) -> dict[str, Any]:
-    return fact_json(e.fact, root) | {"fingerprint": e.fingerprint, "occurrence": e.occurrence}
-
-
-def _directive_json(d: Directive, root: Path) -> dict[str, Any]:
-    return {"file": _rel(d.path, root), "line": d.line, "directive": f"{d.tool}:{d.verb}", "reason": d.reason}
-
-
-def check_json(verdict: Verdict, root: Path, go_version: str, pgo: str) -> dict[str, Any]:
-    """The gate's report: what failed it, what was silenced, and what it compared against."""
-    return {
-        "version": JSON_VERSION,
-        "command": "check",
-        "go_version": go_version,
-        "pgo": pgo or None,
-        "against": verdict.against or None,
-        "failed": verdict.failed,
-        "new": [_escape_json(e, root) for e in verdict.new],
-        "forbidden": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.forbidden],
-        "ignored": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.ignored],
-        "cold": [_escape_json(e, root) for e in verdict.cold],
-        "unused_ignores": [_directive_json(d, root) for d in verdict.unused],
-        "counted": len(verdict.escapes),
-    }
 
 
 def check_summary(verdict: Verdict, go_version: str, pgo: str) -> str:

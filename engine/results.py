@@ -5,8 +5,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from goescape.engine.codemod import Proposal, Skip
 from goescape.engine.facts import EscapeFact
+from goescape.engine.proposals import Proposal, Skip
+
+
+class Level(enum.StrEnum):
+    """How far verification goes: each level runs the ones before it too."""
+
+    BUILD = "build"  # the rewrite compiles and the targeted escapes are gone, none new
+    VET = "vet"  # and go vet is as quiet as before
+    TEST = "test"  # and the packages' and their importers' tests pass
+
+
+LEVELS = tuple(level.value for level in Level)
 
 
 class Stage(enum.StrEnum):

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import questionary
-from rich.console import Console
-from rich.text import Text
 
-from goescape.engine.codemod import Edit, Proposal
+from goescape.engine.console import Console, Text
 from goescape.engine.diffs import colour, display_path
-from goescape.engine.edits import overlaps
+from goescape.engine.edits import Edit, overlaps
 from goescape.engine.errors import GoescapeError
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Verified
 
 

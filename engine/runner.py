@@ -1,329 +1,196 @@
-"""The runner: loads packages and escape facts, runs codemods where the compiler points, verifies."""
+"""The runner: the whole pipeline as one call from a request value to a report value (flake8's Application).
+
+`run_scan` compiles and proposes; `run_fix` also ranks, drops what calibration says saves nothing,
+and verifies. Neither prints, writes a file or asks a question: delivery does that with the report.
+"""
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.benchmarks import Change
-from goescape.engine.benchmarks import compare as compare_benchmarks
-from goescape.engine.codemod import Codemod, Options, Pass, Proposal, Skip
-from goescape.engine.edits import is_gofmt_clean
-from goescape.engine.errors import BuildFailed, PackageLoadError, SyntaxProblem
-from goescape.engine.facts import GCFLAGS, Classified, EscapeFact, classify, parse_diagnostics
-from goescape.engine.oracle import Oracle
-from goescape.engine.overlay import write_overlay
-from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file, top_level
-from goescape.engine.results import Rejected, Result, Skipped, Verified
-from goescape.engine.toolchain import (
-    Package,
-    Toolchain,
-    first_error_line,
-    list_packages,
-    overlay_files,
-    resolve_patterns,
-)
-from goescape.engine.verify import Verifier
+from goescape.engine.cachedir import cache_dir
+from goescape.engine.calibration import calibrate, unprofitable
+from goescape.engine.codemod import Codemod, Options, load_codemods
+from goescape.engine.diffs import display_path
+from goescape.engine.directives import directives, honoured
+from goescape.engine.errors import GoescapeError
+from goescape.engine.facts import Classified
+from goescape.engine.globs import excluded
+from goescape.engine.goflags import default_pgo, overlay_files, pgo_file, with_overlay, with_pgo
+from goescape.engine.modules import Module, find_modules
+from goescape.engine.parsing import use_overlay
+from goescape.engine.profiles import load_profile, rank
+from goescape.engine.proof import Outcome, drop_unprofitable, final_contents, verify
+from goescape.engine.proposals import Proposal, Skip
+from goescape.engine.request import FixRequest, ScanRequest, Target
+from goescape.engine.results import Result, Verified
+from goescape.engine.session import Session, classify_session, load, propose
+from goescape.engine.toolchain import Toolchain, find_toolchain
+from goescape.engine.workcache import WorkCache
 
-_FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
+Progress = Callable[[str], None]
+
+
+def toolchain_for(target: Target, where: Path | None = None) -> Toolchain:
+    """The toolchain, with the user's --overlay and the profile for -pgo in GOFLAGS; tree-sitter reads
+    the same files. Without --pgo, the main package's default.pgo of the module at `where` is used,
+    so that escapes are those of the binary that ships (GOFLAGS' own -pgo is the user's choice)."""
+    tc = find_toolchain(target.go)
+    if target.overlay:
+        tc = with_overlay(tc, Path(target.overlay))
+    if target.pgo:
+        tc = with_pgo(tc, (target.cwd / target.pgo).resolve())
+    elif where is not None and "-pgo=" not in tc.run(["env", "GOFLAGS"], where).stdout:
+        profile = default_pgo(tc, where)
+        tc = with_pgo(tc, profile) if profile is not None else tc
+    use_overlay(overlay_files(tc))
+    return tc
+
+
+def work_cache(target: Target) -> WorkCache:
+    """The user cache directory's work cache; an empty one with --no-cache."""
+    return WorkCache(cache_dir() / "work" if target.cache else None)
+
+
+def select(names: Sequence[str]) -> list[Codemod]:
+    """The named codemods, or those on by default; an unknown name is an error naming `goescape list`."""
+    codemods = load_codemods()
+    if not names:
+        return [c for c in codemods if c.default_on]
+    known = {c.name: c for c in codemods}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise GoescapeError(f"unknown codemod {unknown[0]!r}", hint="`goescape list` shows them")
+    return [known[n] for n in names]
+
+
+def places(target: Target, go: Toolchain | None = None) -> list[tuple[Module | None, Path, tuple[str, ...]]]:
+    """Where to run: each module with --all-modules (which takes no patterns), else the patterns at cwd."""
+    if not target.all_modules:
+        return [(None, target.cwd, target.patterns or ("./...",))]
+    if target.patterns:
+        raise GoescapeError(
+            f"--all-modules covers ./... of every module, so it takes no patterns (got {' '.join(target.patterns)})",
+            hint="leave the patterns out, or drop --all-modules and run inside one module",
+        )
+    modules = find_modules(go or find_toolchain(target.go), target.cwd)
+    return [(m, m.root, ("./...",)) for m in modules]
+
+
+def pgo_text(tc: Toolchain, root: Path) -> str:
+    """The profile every compile used, as reports name it ("" without one)."""
+    profile = pgo_file(tc)
+    return display_path(profile, root) if profile is not None else ""
 
 
 @dataclass(frozen=True)
-class Session:
-    """Packages, their escape facts and the parsed files those facts point into."""
+class Scan:
+    """What `scan` found in one module (or in the patterns given)."""
 
-    tc: Toolchain
-    cwd: Path
-    packages: tuple[Package, ...]
-    facts: tuple[EscapeFact, ...]  # the escapes goescape may act on: generated files and vendored code left out
-    sources: dict[Path, SourceFile]
-    oracle: Oracle  # go/types for these packages, started on the first type question
-    patterns: tuple[str, ...] = ("./...",)  # as the go command sees them from `cwd`
-    compiled: tuple[EscapeFact, ...] = ()  # every escape the compiler printed for the packages
-
-    def close(self) -> None:
-        """End the oracle process (propose() does so itself); it starts again if asked again."""
-        self.oracle.close()
-
-    @property
-    def by_path(self) -> dict[str, Package]:
-        return {p.import_path: p for p in self.packages}
+    module: Module | None
+    go_version: str
+    items: list[Classified]
+    shares: dict[int, float] | None  # id(item) → share of the profile, with --profile
+    pgo: str
 
 
-def _left_out(path: Path, src: SourceFile | None, include_generated: bool) -> bool:
-    if include_generated:
-        return False
-    if {"vendor", "testdata"} & set(path.parts):
-        return True
-    return src is not None and src.generated
-
-
-def load(tc: Toolchain, patterns: Sequence[str], cwd: Path, *, include_generated: bool = False) -> Session:
-    """Compile the packages once with escape diagnostics; the packages must build as they are."""
-    cwd, patterns = resolve_patterns(patterns, cwd)
-    # A folder with only tests is not compiled for escapes (as `go build ./...` skips it); its tests still count.
-    packages = [p for p in list_packages(tc, patterns, cwd) if not p.test_only]
-    if not packages:
-        raise PackageLoadError(f"no package of {' '.join(patterns)} has non-test Go files to compile", path=cwd)
-    out = tc.run(["build", GCFLAGS, "-o", os.devnull, *[p.import_path for p in packages]], cwd)
-    if out.returncode != 0:
-        _raise_build_failure(out.stderr, cwd)
-    sources: dict[Path, SourceFile] = {}
-    # Only the files the compiler points into are parsed: parsing every file costs more than the build.
-    for name in set(_FILE_IN_DIAG.findall(out.stderr)):
-        path = (cwd / name).resolve() if not name.startswith("/") else Path(name)
-        if path.is_file():
-            sources[path] = parse_file(path)
-    facts = parse_diagnostics(out.stderr, cwd, sources)
-    dropped = {(f.package, f.kind, f.expr) for f in facts if _left_out(f.path, sources.get(f.path), include_generated)}
-    kept = [
-        f
-        for f in facts
-        if not _left_out(f.path, sources.get(f.path), include_generated)
-        # an <autogenerated> wrapper repeats a method's escape: it goes where its original goes
-        and not (str(f.path).startswith("<") and (f.package, f.kind, f.expr) in dropped)
-    ]
-    # go prints packages in the order their compiles finish: sort for reports that do not wobble.
-    kept.sort(key=lambda f: (f.package, str(f.path).startswith("<"), str(f.path), f.line, f.column))
-    oracle = Oracle(tc, cwd, [p.import_path for p in packages])
-    compiled = tuple(f for f in facts if f.kind.allocates)
-    return Session(tc, cwd, tuple(packages), tuple(kept), sources, oracle, tuple(patterns), compiled)
-
-
-def _raise_build_failure(stderr: str, cwd: Path) -> None:
-    first = first_error_line(stderr) or stderr.strip()
-    where = first.split(": ", 1)[0] if ": " in first else str(cwd)
-    if "syntax error" in first or "expected" in first:
-        raise SyntaxProblem(
-            "syntax error: " + first.split(": ", 1)[-1].split(": ", 1)[-1], path=where, hint="fix it, then run again"
-        )
-    message = "the packages do not build before any rewrite; fix the build first"
-    raise BuildFailed(message, path=where, stderr=stderr, error=first)
-
-
-def propose(
-    session: Session, codemods: Sequence[Codemod], options: Options, *, check_gofmt: bool = True
-) -> list[Proposal | Skip]:
-    """Run every codemod over the functions the compiler reported escapes in.
-
-    A codemod whose pattern the compiler never reports (`ANCHORED = False`: a Split loop, a
-    `+=` concatenation) reads every file of the package instead, and proves itself at run time.
-    """
-    out: list[Proposal | Skip] = []
-    gofmt_ok: dict[Path, bool] = {}
-    anchored = [c for c in codemods if c.anchored]
-    roaming = [c for c in codemods if not c.anchored]
-    # Names added in this run: package-level ones per package directory, locals per function.
-    reserved: dict[Path, set[str]] = {}
-    locals_: dict[tuple[Path, int], set[str]] = {}
-    try:
-        for package in session.packages:
-            out += _propose_package(
-                session, package, anchored, roaming, options, (reserved, locals_), gofmt_ok, check_gofmt
-            )
-    finally:
-        session.oracle.close()  # types are asked while proposing only
-    return out
-
-
-def _propose_package(
-    session: Session,
-    package: Package,
-    anchored: Sequence[Codemod],
-    roaming: Sequence[Codemod],
-    options: Options,
-    reserved: tuple[dict[Path, set[str]], dict[tuple[Path, int], set[str]]],
-    gofmt_ok: dict[Path, bool],
-    check_gofmt: bool,
-) -> list[Proposal | Skip]:
-    out: list[Proposal | Skip] = []
-    # A fact can sit in another package's file (generic or inlined code compiled here): not ours to edit.
-    own = set(package.go_files)
-    facts = [f for f in session.facts if f.package == package.import_path and f.kind.allocates and f.path in own]
-    passes = {
-        c.name: Pass(c, package, facts, options, session.sources, session.oracle, *reserved)
-        for c in (*anchored, *roaming)
-    }
-    ranges: dict[Path, set[tuple[int, int]]] = {}
-    for fact in facts:
-        src = session.sources.get(fact.path)
-        if src is None or fact.offset < 0:
-            continue
-        decl = top_level(node_at(src, fact.offset))
-        ranges.setdefault(fact.path, set()).add((decl.start_byte, decl.end_byte))
-    work = [(path, sorted(spans), anchored) for path, spans in sorted(ranges.items())]
-    if roaming:
-        first = passes[roaming[0].name]
-        work += [(path, [(0, len(first.source(path).data))], roaming) for path in package.go_files]
-    for path, spans, chosen in work:
-        for codemod in chosen:
-            pass_ = passes[codemod.name]
-            seen = len(pass_.results)
-            codemod.run(pass_, pass_.source(path), spans)
-            out += [_screen(session, r, gofmt_ok, check_gofmt) for r in pass_.results[seen:]]
-    return out
-
-
-def _screen(
-    session: Session, result: Proposal | Skip, gofmt_ok: dict[Path, bool], check_gofmt: bool
-) -> Proposal | Skip:
-    """Turn a proposal the engine must not apply, or that cannot be proven, into a Skip with the reason."""
-    if isinstance(result, Skip):
-        return result
-    if result.proof == "escape" and not result.targets:
-        # Its only proof is an escape gone, and the compiler reports none here: no run can verify it.
-        why = "the compiler reports no escape here for it to remove" + (
-            f": {result.if_unproven}" * bool(result.if_unproven)
-        )
-        return Skip(result.codemod, result.path, result.line, result.function, why, result.targets)
-    for edit in result.edits:
-        src = session.sources.get(edit.path) or parse_file(edit.path)
-        session.sources.setdefault(edit.path, src)
-        reason = ""
-        if src.generated:
-            reason = "generated file (Code generated ... DO NOT EDIT)"
-        elif near_error(node_at(src, edit.start)):
-            reason = "tree-sitter-go cannot parse the code around this edit (an ERROR node); left alone"
-        elif check_gofmt:
-            if edit.path not in gofmt_ok:
-                gofmt_ok[edit.path] = is_gofmt_clean(session.tc, src)
-            if not gofmt_ok[edit.path]:
-                reason = f"{edit.path.name} is not gofmt-clean; run gofmt first so the diff holds only the rewrite"
-        if reason:
-            return Skip(result.codemod, result.path, result.line, result.function, reason, result.targets)
-    return result
-
-
-def gate(proposals: Sequence[Proposal | Skip], off: dict[tuple[str, str], str]) -> list[Proposal | Skip]:
-    """Proposals of patterns calibrated to save nothing on this toolchain become skips saying so."""
-    return [
-        Skip(p.codemod, p.path, p.line, p.function, off[(p.codemod, p.pattern)], p.targets)
-        if isinstance(p, Proposal) and (p.codemod, p.pattern) in off
-        else p
-        for p in proposals
-    ]
-
-
-def classify_session(session: Session, proposals: Sequence[Proposal | Skip]) -> list[Classified]:
-    addressed: dict[tuple[str, int, int, str, str], str] = {}
-    declined: dict[tuple[str, int, int, str, str], str] = {}
-    for p in proposals:
-        for t in p.targets:
-            if isinstance(p, Proposal):
-                addressed[t.key] = p.codemod
-            else:
-                declined.setdefault(t.key, f"{p.codemod} left it: {p.reason}")
-    homes = {p.import_path: set(p.go_files) for p in session.packages}
-    return classify([f for f in session.facts if f.kind.allocates], session.sources, addressed, declined, homes)
+def run_scan(request: ScanRequest) -> list[Scan]:
+    """Compile, propose and classify every escape, in each place; ranked by the profile if given."""
+    target, scans = request.target, []
+    for module, where, wanted in places(target):
+        tc = toolchain_for(target, where)
+        session = load(tc, wanted, where, include_generated=request.include_generated, cache=work_cache(target))
+        proposals = propose(session, select(()), Options(), check_gofmt=False)
+        items = [
+            i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, target.exclude)
+        ]
+        shares: dict[int, float] | None = None
+        if target.profile:
+            profile = load_profile(tc, (target.cwd / target.profile).resolve())
+            shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
+            items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= target.min_share]
+        scans.append(Scan(module, tc.version, items, shares, pgo_text(tc, session.cwd)))
+    return scans
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """Everything `fix` found: each proposal's result and the scanned packages' escapes before and after."""
+class FixRun:
+    """What `fix` did in one module (or in the patterns given): its session, outcome and results."""
 
+    module: Module | None
+    session: Session
+    outcome: Outcome
     results: tuple[Result, ...]
-    before: tuple[EscapeFact, ...]
-    after: tuple[EscapeFact, ...]
+    shares: dict[int, float] | None
+    pgo: str
+
+    def verified(self) -> list[Verified]:
+        return [r for r in self.results if isinstance(r, Verified)]
+
+    def contents(self, p: Proposal) -> dict[Path, tuple[bytes, bytes]]:
+        """The files as `p`'s verified rewrite alone leaves them (for the fix cache and SARIF fixes)."""
+        return final_contents(self.session, [r for r in self.verified() if r.proposal == p])
 
 
-def verifier_for(
-    session: Session,
-    level: str,
-    progress: Callable[[str], None] = lambda _msg: None,
-    *,
-    measure: bool = True,
-    test_flags: tuple[str, ...] = (),
-) -> Verifier:
-    """A Verifier over the session's packages, judged against every escape the compiler printed for them."""
-    baseline = list(session.compiled)
-    return Verifier(
-        session.tc,
-        session.cwd,
-        session.by_path,
-        session.sources,
-        baseline,
-        session.oracle,
-        session.patterns,
-        level=level,
-        progress=progress,
-        measure=measure,
-        test_flags=test_flags,
-    )
+def run_fix(request: FixRequest, progress: Progress = lambda _msg: None) -> tuple[Toolchain, list[FixRun]]:
+    """Propose, rank, calibrate and verify in each place; returns the toolchain and one run per place.
 
-
-def verify(
-    session: Session,
-    proposals: Sequence[Proposal | Skip],
-    level: str,
-    progress: Callable[[str], None] = lambda _msg: None,
-    *,
-    measure: bool = True,
-    test_flags: tuple[str, ...] = (),
-) -> Outcome:
-    before = [f for f in session.facts if f.kind.allocates]
-    verifier = verifier_for(session, level, progress, measure=measure, test_flags=test_flags)
-    try:
-        results: list[Result] = [Skipped(p) for p in proposals if isinstance(p, Skip)]
-        results += verifier.verify([p for p in proposals if isinstance(p, Proposal)])
-        verified = [r.proposal for r in results if isinstance(r, Verified)]
-        after = before
-        if verified:
-            progress("measuring escapes in every scanned package")
-            measured = verifier.scope_escapes(verified)
-            after = [f for f in measured if not _left_out(f.path, session.sources.get(f.path), False)]
-        return Outcome(tuple(results), tuple(before), tuple(after))
-    finally:
-        verifier.close()
-        session.oracle.close()
-
-
-def final_contents(session: Session, results: Sequence[Result]) -> dict[Path, tuple[bytes, bytes]]:
-    """(old, new) bytes of every file the verified proposals change."""
-    from goescape.engine.edits import render_file
-
-    verified = [r.proposal for r in results if isinstance(r, Verified)]
-    by_file: dict[Path, list[Proposal]] = {}
-    for p in verified:
-        for path in p.files | {path for path, _ in p.add_imports}:
-            by_file.setdefault(path, []).append(p)
-    out: dict[Path, tuple[bytes, bytes]] = {}
-    for path, group in sorted(by_file.items()):
-        src = session.sources[path]
-        new, error = render_file(session.tc, src, group)
-        if not error and new != src.data:
-            out[path] = (src.data, new)
-    return out
-
-
-__all__ = [
-    "Rejected",
-    "Session",
-    "Skipped",
-    "Verified",
-    "classify_session",
-    "final_contents",
-    "load",
-    "propose",
-    "verify",
-]
-
-
-def bench(
-    session: Session, results: Sequence[Result], regex: str, count: int, changes: dict[Path, tuple[bytes, bytes]]
-) -> list[Change]:
-    """The changed packages' benchmarks matching `regex`, `count` runs before and after the rewrites."""
-    packages = sorted({r.proposal.package for r in results if isinstance(r, Verified)})
-    if not packages or not changes:
-        return []
-    verb = ["test", "-run", "^$", "-bench", regex, "-benchmem", f"-count={count}"]
-    before = session.tc.run([*verb, *packages], session.cwd)
-    with tempfile.TemporaryDirectory(prefix="goescape-bench-") as tmp:
-        overlay, _ = write_overlay(
-            Path(tmp), {path: new for path, (_, new) in changes.items()}, overlay_files(session.tc)
+    Errors: GoescapeError (and its kinds) for what the user can fix, raised before any verification
+    when the request itself is wrong (an overlay with --write, an unknown codemod).
+    """
+    target = request.target
+    tc = toolchain_for(target, target.cwd)
+    if overlay_files(tc) and request.changes_files:
+        raise GoescapeError(
+            "--write, --interactive, --branch and --pr change the files on disk, which the overlay replaces",
+            path=target.overlay or "GOFLAGS -overlay",
+            hint="use --write-overlay DIR to get the rewritten files as another overlay",
         )
-        after = session.tc.run([*verb, f"-overlay={overlay}", *packages], session.cwd)
-    return compare_benchmarks(before.stdout, after.stdout)
+    codemods = select(request.codemods)
+    if target.all_modules:
+        together = [
+            f
+            for f, on in (
+                ("--interactive", request.interactive),
+                ("--guard", request.guard),
+                ("--bench", request.bench),
+            )
+            if on
+        ]
+        if together:
+            raise GoescapeError(
+                f"{together[0]} does not work with --all-modules yet",
+                hint="run it inside each module (-C DIR), or drop --all-modules",
+            )
+    runs: list[FixRun] = []
+    for module, where, wanted in places(target, tc):
+        here = tc if module is None else toolchain_for(target, where)
+        if module is not None:
+            progress(f"module {module.path} ({module.relative(target.cwd)})")
+        session = load(here, wanted, where, cache=work_cache(target))
+        proposals = [
+            _left_out(p, target.exclude) if excluded(p.path, session.cwd, target.exclude) else p
+            for p in propose(session, codemods, request.options)
+        ]
+        files = {p.path for p in proposals} | {t.path for p in proposals for t in p.targets if t.path.is_file()}
+        proposals = honoured(proposals, directives(files))
+        shares: dict[int, float] | None = None
+        if target.profile:
+            # Rank before verifying: what --min-share drops is never compiled, tested or measured.
+            profile = load_profile(here, (target.cwd / target.profile).resolve())
+            proposals, shares = rank(proposals, profile, target.min_share / 100)
+        if not request.all_patterns and any(isinstance(p, Proposal) for p in proposals):
+            proposals = drop_unprofitable(proposals, unprofitable(calibrate(here, codemods, progress=progress)))
+        outcome = verify(
+            session, proposals, request.level, progress, measure=request.measure, test_flags=request.test_flags
+        )
+        runs.append(FixRun(module, session, outcome, outcome.results, shares, pgo_text(here, session.cwd)))
+    return tc, runs
+
+
+def _left_out(p: Proposal | Skip, exclude: Sequence[str]) -> Skip:
+    if isinstance(p, Skip):
+        return p
+    return Skip(p.codemod, p.path, p.line, p.function, f"left out by exclude ({', '.join(exclude)})", p.targets)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goescape.engine.choice import choose, into_rounds
-from goescape.engine.codemod import Proposal
 from goescape.engine.edits import render_file
 from goescape.engine.facts import GCFLAGS, EscapeFact, allocation_facts, parse_diagnostics
 from goescape.engine.judge import (
@@ -31,12 +30,13 @@ from goescape.engine.judge import (
 from goescape.engine.measure import Measurer
 from goescape.engine.oracle import Oracle
 from goescape.engine.overlay import Overlay
+from goescape.engine.packages import Package, dependents_with_tests, importers
 from goescape.engine.parsing import SourceFile, parse_bytes
 from goescape.engine.platforms import other_targets
-from goescape.engine.results import Measurement, Rejected, Stage, Verified, verdict
-from goescape.engine.toolchain import Package, Toolchain, dependents_with_tests, importers
+from goescape.engine.proposals import Proposal
+from goescape.engine.results import Level, Measurement, Rejected, Stage, Verified, verdict
+from goescape.engine.toolchain import Toolchain
 
-LEVELS = ("build", "vet", "test")
 Files = dict[Path, bytes]
 
 
@@ -53,7 +53,7 @@ class Verifier:
     baseline: list[EscapeFact]
     oracle: Oracle
     patterns: Sequence[str] = ("./...",)
-    level: str = "test"
+    level: Level = Level.TEST
     measure: bool = True
     progress: Callable[[str], None] = lambda _msg: None
     test_flags: tuple[str, ...] = ()  # flags for every `go test` of the code's tests, e.g. ("-short",)

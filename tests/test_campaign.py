@@ -17,11 +17,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from goescape.engine.campaign import Coordinator, Entry, Settings, names, read_spec
+from goescape.engine.campaign_settings import Settings
+from goescape.engine.campaign_spec import Entry, names, read_spec
 from goescape.engine.cli import main
+from goescape.engine.coordinator import Coordinator
 from goescape.engine.errors import GoescapeError
 from goescape.engine.ledger import Ledger, Stage, Status
-from goescape.engine.workers import local_pool
+from goescape.engine.pools import local_pool
 from tests.forge.gitea_server import GiteaServer
 
 from .conftest import git, git_repo

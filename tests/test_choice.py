@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from goescape.engine.choice import choose, into_rounds
-from goescape.engine.codemod import Edit, Proposal
+from goescape.engine.edits import Edit
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Measurement, Rejected, Stage, Verified
 
 FILE = Path("/m/p.go")

@@ -10,8 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from goescape.engine.config import KEYS, Config, Settings, effective, excluded, find_config, load_config, rows
+from goescape.engine.config import KEYS, Config, find_config, load_config
 from goescape.engine.errors import GoescapeError
+from goescape.engine.globs import excluded
+from goescape.engine.settings import Settings, effective, rows
 
 GO_MOD = "module example.com/t\n\ngo 1.22\n"
 

@@ -1,4 +1,4 @@
-"""`//goescape:` directives as gate.directives reads them from real files."""
+"""`//goescape:` directives as directives.directives reads them from real files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine import gate
+from goescape.engine import directives
 from goescape.engine.errors import GoescapeError
 
 SOURCE = """package p
@@ -28,7 +28,7 @@ def _file(tmp_path: Path, comment: str) -> Path:
 
 def test_an_ignore_covers_its_statement_and_keeps_its_reason(tmp_path: Path) -> None:
     path = _file(tmp_path, "//goescape:ignore the sink is the point")
-    [found] = gate.directives([path])
+    [found] = directives.directives([path])
     assert (found.verb, found.reason, found.line, found.first, found.last) == (
         "ignore",
         "the sink is the point",
@@ -42,6 +42,6 @@ def test_an_ignore_covers_its_statement_and_keeps_its_reason(tmp_path: Path) -> 
 def test_a_directive_spelt_with_a_space_is_an_error_not_prose(tmp_path: Path, comment: str) -> None:
     path = _file(tmp_path, comment)
     with pytest.raises(GoescapeError) as info:
-        gate.directives([path])
+        directives.directives([path])
     assert info.value.path == f"{path}:7"
     assert "space" in str(info.value) and "//goescape:ignore <reason>" in (info.value.hint or "")

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from goescape.engine.codemod import Options, load_codemods
+from goescape.engine.proof import final_contents, verify
 from goescape.engine.results import Rejected, Skipped, Verified
-from goescape.engine.runner import final_contents, load, propose, verify
+from goescape.engine.session import load, propose
 from goescape.engine.toolchain import Toolchain
 
 PACKAGES = ["strings", "strconv", "bytes", "encoding/json", "net/url", "text/template", "go/parser"]

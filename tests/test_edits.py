@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.codemod import Edit, Proposal
-from goescape.engine.edits import apply_edits, fix_imports, gofmt, render_file
+from goescape.engine.edits import Edit, apply_edits, fix_imports, gofmt, render_file
 from goescape.engine.errors import EditConflict
 from goescape.engine.parsing import parse_bytes
+from goescape.engine.proposals import Proposal
 from goescape.engine.toolchain import Toolchain
 
 P = Path("x.go")

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.codemod import Codemod, Edit, Match, Options, Pass, Pattern, Proposal, load_codemods
+from goescape.engine.codemod import Codemod, Match, Options, Pattern, load_codemods
+from goescape.engine.edits import Edit
 from goescape.engine.judge import outer_function
+from goescape.engine.passes import Pass
+from goescape.engine.proof import verify
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Skipped, Stage, Verified
-from goescape.engine.runner import load, propose, verify
+from goescape.engine.session import load, propose
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import go, write_tree

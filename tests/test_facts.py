@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from goescape.engine.facts import Class, Kind
-from goescape.engine.runner import classify_session, load
+from goescape.engine.session import classify_session, load
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import write_tree

@@ -18,7 +18,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from goescape.engine.forges import MARKER, ForgeError, Gitea, GitHub, GitLab, Spec, parse_remote
+from goescape.engine.forge_gitea import Gitea
+from goescape.engine.forge_github import GitHub
+from goescape.engine.forge_gitlab import GitLab
+from goescape.engine.forges import MARKER, ForgeError, Spec, parse_remote
 from tests.forge.gitea_server import GiteaServer
 
 

@@ -11,29 +11,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from goescape.engine.codemod import Edit, Proposal, Skip
+from goescape.engine.destinations import Destination, emit, parse_formats
+from goescape.engine.edits import Edit
 from goescape.engine.errors import GoescapeError
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.formats import (
-    FINGERPRINT_KEY,
-    KIND_TEXT,
-    Destination,
-    Finding,
-    Fix,
-    Level,
-    emit,
-    fingerprint,
-    fix_findings,
-    fix_of,
-    github,
-    kind_rule,
-    parse_formats,
-    sarif,
-    scan_findings,
-    text,
-)
+from goescape.engine.findings import fix_findings, fix_of, scan_findings
+from goescape.engine.formats import KIND_TEXT, Finding, Fix, Level, fingerprint, github, kind_rule, text
+from goescape.engine.proposals import Proposal, Skip
 from goescape.engine.results import Measurement, Rejected, Skipped, Stage, Verified
-from goescape.engine.runner import classify_session, load
+from goescape.engine.sarif import FINGERPRINT_KEY, sarif
+from goescape.engine.session import classify_session, load
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import write_tree

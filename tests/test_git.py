@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.codemod import Options, Proposal, load_codemods
+from goescape.engine.branches import create_branch, go_check
+from goescape.engine.codemod import Options, load_codemods
+from goescape.engine.commits import CommitGroup, group_results
 from goescape.engine.errors import GoescapeError
-from goescape.engine.git import CommitGroup, create_branch, go_check, group_results
+from goescape.engine.proof import final_contents, verify
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Verified
-from goescape.engine.runner import final_contents, load, propose, verify
+from goescape.engine.session import load, propose
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, checkout_state, commit_all, git, git_repo, go

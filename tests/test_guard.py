@@ -18,8 +18,9 @@ from goescape.engine.codemod import Options, load_codemods
 from goescape.engine.diffs import unified_diff, unified_diffs
 from goescape.engine.errors import WriteFailed
 from goescape.engine.guard import Guards, guards
+from goescape.engine.proof import final_contents, verify
 from goescape.engine.results import Verified
-from goescape.engine.runner import Session, final_contents, load, propose, verify
+from goescape.engine.session import Session, load, propose
 from goescape.engine.toolchain import Toolchain
 from goescape.engine.writing import write_all
 

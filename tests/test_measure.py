@@ -10,11 +10,11 @@ import pytest
 
 from goescape.engine import txtar
 from goescape.engine.cli import main
-from goescape.engine.codemod import Proposal
 from goescape.engine.edits import Edit
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.measure import exact_runtime
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Measurement, Rejected, Verified, verdict
+from goescape.engine.tinyalloc import exact_runtime
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, write_tree

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.oracle import GoObject, GoType, Layout, Oracle, cache_dir, oracle_binary
+from goescape.engine.cachedir import cache_dir
+from goescape.engine.gotypes import GoObject, GoType, Layout
+from goescape.engine.oracle import Oracle, oracle_binary
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, write_tree

@@ -11,7 +11,8 @@ from goescape.engine import toolchain as go_toolchain
 from goescape.engine.cli import main
 from goescape.engine.errors import PackageLoadError
 from goescape.engine.facts import GCFLAGS
-from goescape.engine.toolchain import Toolchain, first_error_line, importers, list_packages
+from goescape.engine.packages import importers, list_packages
+from goescape.engine.toolchain import Toolchain, first_error_line
 
 from .conftest import go, write_tree
 

@@ -11,15 +11,9 @@ import pytest
 
 from goescape.engine.errors import GoescapeError
 from goescape.engine.facts import EscapeFact, Kind
-from goescape.engine.runner import load
-from goescape.engine.toolchain import (
-    Toolchain,
-    default_pgo,
-    overlay_files,
-    pgo_file,
-    with_overlay,
-    with_pgo,
-)
+from goescape.engine.goflags import default_pgo, overlay_files, pgo_file, with_overlay, with_pgo
+from goescape.engine.session import load
+from goescape.engine.toolchain import Toolchain
 from tests.conftest import go, write_tree
 
 # build costs 95 to inline (budget 80), under PGO's budget of 2000 for a hot call site; its

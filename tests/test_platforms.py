@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine.oracle import Oracle, Targets
+from goescape.engine.gotypes import Targets
+from goescape.engine.oracle import Oracle
 from goescape.engine.platforms import dist_list, fewest_targets
 from goescape.engine.toolchain import Toolchain
 

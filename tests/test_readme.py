@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from goescape.engine import report
+from goescape.engine import readme
 from goescape.engine.codemod import load_codemods
 
 from .conftest import ROOT
 
 
 def test_codemod_table_is_current(update_golden: bool) -> None:
-    readme = (ROOT / "README.md").read_text()
-    fresh = report.replace_codemod_table(readme, report.codemod_markdown(load_codemods()))
+    text = (ROOT / "README.md").read_text()
+    fresh = readme.replace_codemod_table(text, readme.codemod_markdown(load_codemods()))
     if update_golden:
         (ROOT / "README.md").write_text(fresh)
         return
-    assert readme == fresh, "README codemod table is stale: run `python -m pytest --update-golden`"
+    assert text == fresh, "README codemod table is stale: run `python -m pytest --update-golden`"
 
 
 def test_every_codemod_documents_itself() -> None:

@@ -15,13 +15,15 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from goescape.engine.codemod import Options, Proposal, load_codemods
+from goescape.engine.codemod import Options, load_codemods
 from goescape.engine.diffs import unified_diff
 from goescape.engine.edits import apply_edits, render_file
 from goescape.engine.errors import GoescapeError
+from goescape.engine.proof import verifier_for, verify
+from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Verified
 from goescape.engine.review import Review, review
-from goescape.engine.runner import Session, load, propose, verifier_for, verify
+from goescape.engine.session import Session, load, propose
 from goescape.engine.toolchain import Toolchain
 from goescape.engine.verify import Verifier
 
