@@ -9,8 +9,10 @@ Rows, each the median of N runs after one unmeasured warm-up:
   library slice strings strconv encoding/json net/url text/template;
 - `scan` after one file changed (a new comment in examples/shop/shop.go each run) beside a bare
   `go build -gcflags=-m=2` after the same kind of change (target: <= 1.5x);
-- `fix --verify vet` on examples/ beside its limit: an overlay rebuild of the packages the verified
-  rewrites touch plus `go vet` of them, with the rewrites in the overlay (target: <= 1.5x);
+- `fix --verify vet --no-measure` on examples/ beside its limit: an overlay rebuild of the packages
+  the verified rewrites touch plus `go vet` of them, with the rewrites in the overlay (target: <=
+  1.5x); and, for information, the same with measurement (the code's own tests and benchmarks run
+  with allocation profiles, which the limit does not include);
 - with --std, `scan std` once beside `go build -gcflags=-m=2 std`, and goescape's peak RSS (psutil,
   goescape's own process, not the compiler's; target: <= 1 GiB).
 """
@@ -169,7 +171,7 @@ def main() -> int:
         wall, g, _, _ = _median(scan_runs)
         met = "met" if wall <= 1.5 * bare else "MISSED"
         _row("examples", "scan, one file changed", wall, g, bare, f"<= 1.5x bare compile: {met}")
-        fix = [goescape, "fix", "--json", "--verify", "vet", "./..."]
+        fix = [goescape, "fix", "--json", "--verify", "vet", "--no-measure", "./..."]
         doc = json.loads(subprocess.run(fix, cwd=examples, capture_output=True, text=True, check=False).stdout)
         overlay, dirs = _verified_overlay(doc, examples, tmp)
         if dirs:
@@ -182,7 +184,10 @@ def main() -> int:
             limit = statistics.median(limit_runs[1:])
             wall, g, _, _ = _median([runner.run(fix[1:], examples) for _ in range(repeat)])
             met = "met" if wall <= 1.5 * limit else "MISSED"
-            _row("examples", f"fix --verify vet ({len(dirs)} packages)", wall, g, limit, f"<= 1.5x: {met}")
+            _row("examples", f"fix --verify vet --no-measure ({len(dirs)} pkgs)", wall, g, limit, f"<= 1.5x: {met}")
+            measured = [runner.run([*fix[1:-2], "./..."], examples) for _ in range(repeat)]
+            wall, g, _, _ = _median(measured)
+            _row("examples", "fix --verify vet (measured)", wall, g, limit, "information: tests and benchmarks run")
         if std:
             bare = _bare([go, "build", "-gcflags=-m=2", "-o", os.devnull, "std"], tmp)
             wall, g, _, peak = runner.run(["scan", "--json", "std"], tmp, rss=True)

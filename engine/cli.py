@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -112,13 +113,16 @@ def fix_cmd(**given: Any) -> None:
     from goescape.engine.delivery import deliver_fix
     from goescape.engine.runner import run_fix
 
-    request = fix_request(given, click.get_current_context().find_root().obj["argv"])
+    argv = (click.get_current_context().find_root().obj or {}).get("argv", sys.argv[1:])
+    request = fix_request(given, argv)
     if request.interactive:
         from goescape.engine.review import ensure_terminal
 
         ensure_terminal()  # refuse before minutes of verification, not after
-    with console(stderr=True).status("verifying", spinner="dots") as status:
-        tc, runs = run_fix(request, progress=lambda msg: status.update(msg))
+    err = console(stderr=True)
+    with err.status("verifying", spinner="dots") as status:
+        announce = functools.partial(err.print, markup=False, highlight=False)
+        tc, runs = run_fix(request, progress=lambda msg: status.update(msg), announce=announce)
     if deliver_fix(request, tc, runs):
         raise SystemExit(1)
 

@@ -151,7 +151,7 @@ def review(request: FixRequest, run: FixRun) -> FixRun:
     return replace(run, results=kept)
 
 
-def deliver_fix(request: FixRequest, tc: Toolchain, runs: list[FixRun], argv: Sequence[str] = ()) -> int:
+def deliver_fix(request: FixRequest, tc: Toolchain, runs: list[FixRun]) -> int:
     """Deliver a fix: review, guard tests, branch or pull request, diff, overlay, benchmarks, reports and
     writes, in that order. Returns the exit status: 1 with --check when something verified, else 0."""
     cwd, err = request.target.cwd, console(stderr=True)

@@ -1,4 +1,4 @@
-"""Flags: the command line's shared options, goescape.toml under them, and the request values they become."""
+"""Flags: the command line's options, with goescape.toml under them (request.py turns them into requests)."""
 
 from __future__ import annotations
 

@@ -134,8 +134,11 @@ class FixRun:
         return final_contents(self.session, [r for r in self.verified() if r.proposal == p])
 
 
-def run_fix(request: FixRequest, progress: Progress = lambda _msg: None) -> tuple[Toolchain, list[FixRun]]:
+def run_fix(
+    request: FixRequest, progress: Progress = lambda _msg: None, announce: Progress = lambda _msg: None
+) -> tuple[Toolchain, list[FixRun]]:
     """Propose, rank, calibrate and verify in each place; returns the toolchain and one run per place.
+    `progress` hears each step (a spinner's text); `announce` each module of --all-modules (a line).
 
     Errors: GoescapeError (and its kinds) for what the user can fix, raised before any verification
     when the request itself is wrong (an overlay with --write, an unknown codemod).
@@ -168,7 +171,7 @@ def run_fix(request: FixRequest, progress: Progress = lambda _msg: None) -> tupl
     for module, where, wanted in places(target, tc):
         here = tc if module is None else toolchain_for(target, where)
         if module is not None:
-            progress(f"module {module.path} ({module.relative(target.cwd)})")
+            announce(f"module {module.path} ({module.relative(target.cwd)})")
         session = load(here, wanted, where, cache=work_cache(target))
         proposals = [
             _left_out(p, target.exclude) if excluded(p.path, session.cwd, target.exclude) else p

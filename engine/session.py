@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -19,7 +20,15 @@ from goescape.engine.parsing import SourceFile, near_error, node_at, parse_file,
 from goescape.engine.passes import Pass
 from goescape.engine.proposals import Proposal, Skip
 from goescape.engine.toolchain import Toolchain, first_error_line
-from goescape.engine.workcache import WorkCache, code_digest, digest, environment_digest, module_digest, tree_digest
+from goescape.engine.workcache import (
+    WorkCache,
+    code_digest,
+    digest,
+    environment_digest,
+    module_digest,
+    tree_digest,
+    work_uses,
+)
 
 _FILE_IN_DIAG = re.compile(r"^(.+?\.go):\d+:\d+: ", re.MULTILINE)
 
@@ -37,6 +46,7 @@ class Session:
     patterns: tuple[str, ...] = ("./...",)  # as the go command sees them from `cwd`
     compiled: tuple[EscapeFact, ...] = ()  # every escape the compiler printed for the packages
     cache: WorkCache = field(default_factory=lambda: WorkCache(None))  # goescape's own work, reused
+    inputs: str = ""  # the digest of every file the work may read, taken before any was read (cache only)
 
     def close(self) -> None:
         """End the oracle process (propose() does so itself); it starts again if asked again."""
@@ -73,6 +83,10 @@ def load(
     packages = [p for p in list_packages(tc, patterns, cwd) if not p.test_only]
     if not packages:
         raise PackageLoadError(f"no package of {' '.join(patterns)} has non-test Go files to compile", path=cwd)
+    cache = cache or WorkCache(None)
+    # Taken before the compile and before any file is read: a file saved meanwhile makes the digest
+    # taken again after proposing differ, and nothing is stored (see propose).
+    inputs = _inputs(tc, cwd, packages) if cache.enabled else ""
     out = tc.run(["build", GCFLAGS, "-o", os.devnull, *[p.import_path for p in packages]], cwd)
     if out.returncode != 0:
         _raise_build_failure(out.stderr, cwd)
@@ -83,7 +97,6 @@ def load(
         path = (cwd / name).resolve() if not name.startswith("/") else Path(name)
         if path.is_file():
             sources[path] = parse_file(path)
-    cache = cache or WorkCache(None)
     key = digest(
         "facts",
         code_digest(),
@@ -111,7 +124,7 @@ def load(
     kept.sort(key=lambda f: (f.package, str(f.path).startswith("<"), str(f.path), f.line, f.column))
     oracle = Oracle(tc, cwd, [p.import_path for p in packages])
     compiled = tuple(f for f in facts if f.kind.allocates)
-    return Session(tc, cwd, tuple(packages), tuple(kept), sources, oracle, tuple(patterns), compiled, cache)
+    return Session(tc, cwd, tuple(packages), tuple(kept), sources, oracle, tuple(patterns), compiled, cache, inputs)
 
 
 def _raise_build_failure(stderr: str, cwd: Path) -> None:
@@ -137,9 +150,13 @@ def propose(
     key = _proposals_key(session, codemods, options, check_gofmt) if session.cache.enabled else ""
     cached = session.cache.get(key) if key else None
     if isinstance(cached, list):
-        for p in cached:  # later stages render these files from the session's sources
-            for path in (p.files | {path for path, _ in p.add_imports}) if isinstance(p, Proposal) else ():
-                session.sources.setdefault(path, parse_file(path))
+        for p in cached:  # later stages render, judge and measure these files from the session's sources
+            paths = {t.path for t in p.targets}
+            if isinstance(p, Proposal):
+                paths |= p.files | {path for path, _ in p.add_imports} | {path for path, _ in p.touched()}
+            for path in paths:
+                if path.is_file():
+                    session.sources.setdefault(path, parse_file(path))
         return cached
     out: list[Proposal | Skip] = []
     gofmt_ok: dict[Path, bool] = {}
@@ -155,30 +172,46 @@ def propose(
             )
     finally:
         session.oracle.close()  # types are asked while proposing only
-    if key:
-        session.cache.put(key, out)
+    if key and _inputs(session.tc, session.cwd, session.packages) == session.inputs:
+        session.cache.put(key, out)  # only what was computed from the inputs the key names
     return out
+
+
+def _inputs(tc: Toolchain, cwd: Path, packages: Sequence[Package]) -> str:
+    """The digest of what the facts and proposals may read besides the compiler's output: `go env
+    -json` (GOFLAGS, GOOS, GOEXPERIMENT, GOWORK, also from `go env -w`), every file of the packages'
+    modules and of the modules their go.work uses, and the overlay (what replaces what, and the bytes)."""
+    env = json.loads(tc.run(["env", "-json"], cwd).stdout or "{}")
+    env.pop("GOGCCFLAGS", None)  # names a new temporary folder on every call, and is derived from CC and CGO_*
+    roots = {p.module_dir or p.dir for p in packages if not p.standard}
+    work = str(env.get("GOWORK") or "")
+    extra = [Path(work)] if work and work != "off" else []
+    roots |= {(Path(work).parent / d).resolve() for d in work_uses(Path(work))} if extra else set()
+    overlay = sorted(overlay_files(tc).items())
+    return digest(
+        json.dumps(env, sort_keys=True),
+        tree_digest(sorted(roots), [*extra, *(to for _, to in overlay if to is not None)]),
+        *(f"{path}={to}" for path, to in overlay),
+    )
 
 
 def _proposals_key(session: Session, codemods: Sequence[Codemod], options: Options, check_gofmt: bool) -> str:
     """What proposals depend on: goescape's code, the codemods, the options, the toolchain and its
-    environment, the escape facts, and every file of the packages' modules (the type checker and
-    the codemods read the packages, their in-module dependencies and their importers)."""
+    environment, the escape facts, and the session's inputs (every file of the packages' modules:
+    the type checker and the codemods read the packages, their dependencies and their importers)."""
     tc = session.tc
-    roots = {p.module_dir or p.dir for p in session.packages if not p.standard}
-    overlay = [to for to in overlay_files(tc).values() if to is not None]
     return digest(
         "proposals",
         code_digest(),
         tc.version,
         str(tc.goroot),
         environment_digest(tc.environ()),
+        session.inputs,
         str(session.cwd),
         *session.patterns,
         *(f"{c.name}:{module_digest(c.propose.__module__)}" for c in codemods),
         repr(options),
         str(check_gofmt),
-        tree_digest(sorted(roots), overlay),
         *(p.import_path for p in session.packages),
         repr(session.facts),
     )

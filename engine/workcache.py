@@ -6,15 +6,17 @@ and its environment, the flags, the compiler's output and the bytes of every fil
 (the packages' module, any local `replace` folders, the overlay's files). Change any one and the
 key changes: a stale entry is never read, only left for pruning.
 
-Entries live in the user's cache directory (`oracle.cache_dir() / "work"`), one pickle per key,
+Entries live in the user's cache directory (`cachedir.cache_dir() / "work"`), one pickle per key,
 written to a temporary file and renamed into place, so two runs sharing the folder never read half
-an entry. The folder is kept under `LIMIT` bytes by deleting the least recently used entries.
+an entry. The folder is kept under `LIMIT` bytes by deleting the least recently used entries. An
+entry is unpickled: share the folder only with people and machines you would let run code here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import os
 import pickle
 import re
@@ -29,7 +31,7 @@ from goescape.engine import __version__
 FORMAT = 1  # bump when what an entry holds changes shape
 LIMIT = 256 * 2**20  # bytes kept in the folder
 _SKIPPED_DIRS = frozenset({".git", "testdata", "node_modules"})
-_LOCAL_REPLACE = re.compile(r"=>\s*(\.{1,2}/\S*|/\S+)\s*$", re.MULTILINE)
+_LOCAL_REPLACE = re.compile(r"=>\s*(\.{1,2}/\S*|/\S+)\s*(?://.*)?$", re.MULTILINE)
 
 
 def digest(*parts: str | bytes) -> str:
@@ -44,12 +46,17 @@ def digest(*parts: str | bytes) -> str:
 
 @cache
 def code_digest() -> str:
-    """The digest of goescape's own installed sources (engine and codemods): a new build, new keys."""
-    root = Path(__file__).resolve().parent.parent
-    files = sorted(p for folder in ("engine", "codemods") for p in (root / folder).glob("*.py"))
-    if not files:  # installed as goescape.engine / goescape.codemods beside each other
-        files = sorted(Path(__file__).resolve().parent.glob("*.py"))
-    return digest(__version__, *(f"{p.name}\0".encode() + p.read_bytes() for p in files))
+    """The digest of goescape's own sources (engine, codemods, the type oracle's Go) and of the
+    parser's versions (tree-sitter, tree-sitter-go): a new build, new keys."""
+    engine = Path(__file__).resolve().parent
+    files = sorted([*engine.glob("*.py"), *engine.glob("oracle_go/*.go"), *engine.parent.glob("codemods/*.py")])
+    versions = []
+    for dist in ("tree-sitter", "tree-sitter-go"):
+        try:
+            versions.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{dist} missing")
+    return digest(__version__, *versions, *(f"{p.name}\0".encode() + p.read_bytes() for p in files))
 
 
 @cache
@@ -97,6 +104,18 @@ def tree_digest(folders: Iterable[Path], extra: Iterable[Path] = ()) -> str:
     return digest(*parts)
 
 
+def work_uses(work: Path) -> list[str]:
+    """The folders a go.work file's `use` directives name (one per line or in a block)."""
+    try:
+        text = work.read_text()
+    except OSError:
+        return []
+    uses = re.findall(r"^\s*use\s+(?!\()(\S+)", text, re.MULTILINE)
+    for block in re.findall(r"^\s*use\s*\(([^)]*)\)", text, re.MULTILINE):
+        uses += [line.split("//")[0].strip() for line in block.splitlines() if line.split("//")[0].strip()]
+    return [u.strip('"') for u in uses]
+
+
 # Variables that change where the go command keeps or fetches things, not what it compiles.
 _NOT_INPUTS = frozenset({"GOCACHE", "GOMODCACHE", "GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY"})
 
@@ -120,6 +139,7 @@ class WorkCache:
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
+        self._pruned = False
 
     @property
     def enabled(self) -> bool:
@@ -133,9 +153,10 @@ class WorkCache:
         try:
             with path.open("rb") as fh:
                 stored = pickle.load(fh)
-            os.utime(path)  # recently used: pruned last
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        except Exception:  # absent, half-read, or pickled by another goescape: a miss, never an error
             return None
+        with contextlib.suppress(OSError):  # a read-only shared folder still answers
+            os.utime(path)  # recently used: pruned last
         if not isinstance(stored, tuple) or len(stored) != 2 or stored[0] != FORMAT:
             return None
         value: object = stored[1]
@@ -157,9 +178,11 @@ class WorkCache:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-        except (OSError, pickle.PicklingError):
+        except Exception:  # a full disk, a read-only folder, a value that does not pickle: only the entry is lost
             return
-        self.prune()
+        if not self._pruned:  # once per run: walking the folder on every entry costs more than it saves
+            self._pruned = True
+            self.prune()
 
     def prune(self, limit: int = LIMIT) -> int:
         """Delete the least recently used entries until the folder holds at most `limit` bytes;
@@ -167,7 +190,7 @@ class WorkCache:
         if self.folder is None or not self.folder.is_dir():
             return 0
         entries = []
-        for path in self.folder.glob("*/*.pickle"):
+        for path in self.folder.glob("*/[0-9a-f]*.pickle"):  # not another run's .tmp- file
             with contextlib.suppress(OSError):
                 st = path.stat()
                 entries.append((st.st_mtime, st.st_size, path))

@@ -15,7 +15,7 @@ from goescape.engine.errors import WriteFailed
 
 @contextmanager
 def _deferred_interrupt() -> Iterator[list[bool]]:
-    """Hold SIGINT while files are swapped; the caller learns whether one arrived."""
+    """Hold SIGINT while files are written; the caller learns whether one arrived."""
     seen = [False]
 
     def note(_sig: int, _frame: FrameType | None) -> None:
@@ -51,25 +51,32 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
 
     An empty `old` means a file that does not exist yet: it is created with mode 0644 less the
     umask, and only if nothing has appeared at its path meanwhile. New contents go to temporary
-    files beside their targets first; the swap by rename then runs with Ctrl-C held back. A failure
-    or an interrupt during the swap puts every file back and removes every file it created.
+    files beside their targets first, then each is renamed over its target, all with Ctrl-C held
+    back. A failure, or an interrupt at any point before write_all returns, puts every file back and
+    removes every file it created and every temporary.
     """
     temps: dict[Path, Path] = {}
-    try:
-        for path, (old, new) in changes.items():
-            if not _as_found(path, old):
-                raise WriteFailed(
-                    "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
-                )
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(new)
-            os.chmod(name, path.stat().st_mode & 0o7777 if old else 0o644 & ~_umask())
-            temps[path] = Path(name)
-        done: list[Path] = []
-        with _deferred_interrupt() as interrupted:
+    done: list[Path] = []
+    # Ctrl-C is held back until write_all returns, temporaries removed: one that arrives meanwhile
+    # puts every file back, so the CLI's "no file was changed" is then true.
+    with _deferred_interrupt() as interrupted:
+        try:
+            for path, (old, new) in changes.items():
+                if interrupted[0]:
+                    break
+                if not _as_found(path, old):
+                    raise WriteFailed(
+                        "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
+                    )
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(new)
+                os.chmod(name, path.stat().st_mode & 0o7777 if old else 0o644 & ~_umask())
+                temps[path] = Path(name)
             try:
                 for path, temp in temps.items():
+                    if interrupted[0]:
+                        break
                     os.replace(temp, path)
                     done.append(path)
             except OSError as exc:
@@ -77,12 +84,12 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
                 raise WriteFailed(
                     f"could not write ({exc.strerror}); every file was put back", path=exc.filename
                 ) from exc
-            if interrupted[0]:
-                _restore(done, changes)
-                raise KeyboardInterrupt
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
+        finally:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+        if interrupted[0]:
+            _restore(done, changes)
+            raise KeyboardInterrupt
 
 
 def _restore(done: list[Path], changes: Mapping[Path, tuple[bytes, bytes]]) -> None:

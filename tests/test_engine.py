@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from goescape.engine.codemod import Codemod, Match, Options, Pattern, load_codem
 from goescape.engine.edits import Edit
 from goescape.engine.judge import outer_function
 from goescape.engine.passes import Pass
-from goescape.engine.proof import verify
+from goescape.engine.proof import final_contents, verify
 from goescape.engine.proposals import Proposal
-from goescape.engine.results import Rejected, Skipped, Stage, Verified
+from goescape.engine.results import Level, Rejected, Skipped, Stage, Verified
 from goescape.engine.session import load, propose
 from goescape.engine.toolchain import Toolchain
 
@@ -235,3 +236,53 @@ def test_a_new_local_is_reserved_in_its_function_for_the_run(tmp_path: Path, too
         assert second.new_local(src, g, ["b"]) == "b", "but only in its own function"
     finally:
         session.close()
+
+
+def _verdicts(results: Sequence[object]) -> dict[str, Verified | Rejected]:
+    return {r.proposal.function: r for r in results if isinstance(r, (Verified, Rejected))}
+
+
+def test_two_rewrites_that_fail_the_tests_only_together_are_bisected(tmp_path: Path, toolchain: Toolchain) -> None:
+    # Each wrong rewrite alone leaves the other function right, and the test passes; both together fail it.
+    test = '\nfunc TestAB(t *testing.T) {\n\tif A(1) != "1" && B(1) != "1" {\n\t\tt.Fatal(A(1), B(1))\n\t}\n}\n'
+    _module(tmp_path, FUNCS, test)
+    session = load(toolchain, ["./..."], tmp_path)
+    wrong = "strconv.Itoa(n + 1)"
+    proposals = propose(session, [itoa_codemod({"A": wrong, "B": wrong})], Options())
+    verdict = _verdicts(verify(session, proposals, Level.TEST, measure=False).results)
+    assert sorted(verdict) == ["A", "B", "C", "D"]
+    assert isinstance(verdict["A"], Verified), "the first of the pair is kept"
+    loser = verdict["B"]
+    assert isinstance(loser, Rejected) and loser.stage is Stage.TEST
+    assert loser.reason.startswith("tests fail: conflicts with another rewrite: --- FAIL: TestAB"), loser.reason
+    assert isinstance(verdict["C"], Verified) and isinstance(verdict["D"], Verified)
+
+
+def test_a_rewrite_vet_reports_is_bisected_at_the_vet_stage(tmp_path: Path, toolchain: Toolchain) -> None:
+    # string(n) of an int builds and allocates nothing here, but vet's stringintconv reports it.
+    _module(tmp_path, FUNCS)
+    session = load(toolchain, ["./..."], tmp_path)
+    proposals = propose(session, [itoa_codemod({"C": "strconv.Itoa(n + len(string(n))*0)"})], Options())
+    verdict = _verdicts(verify(session, proposals, Level.VET, measure=False).results)
+    culprit = verdict["C"]
+    assert isinstance(culprit, Rejected) and culprit.stage is Stage.VET, culprit
+    assert "conversion from int to string" in culprit.reason + culprit.details
+    assert all(isinstance(verdict[f], Verified) for f in "ABD")
+
+
+def test_two_codemods_editing_one_file_are_both_written(tmp_path: Path, toolchain: Toolchain) -> None:
+    body = FUNCS + "\ntype point struct{ x, y int }\n\nfunc origin(x int) *point { return &point{x: x} }\n"
+    body += "\nfunc Use(x int) int { return origin(x).x + origin(x+1).y }\n"
+    _module(tmp_path, body)
+    session = load(toolchain, ["./..."], tmp_path)
+    codemods = [itoa_codemod({}), *(c for c in load_codemods() if c.name == "return-value")]
+    proposals = [p for p in propose(session, codemods, Options()) if isinstance(p, Proposal)]
+    assert {p.codemod for p in proposals} == {"itoa", "return-value"}
+    assert {p.path for p in proposals} == {tmp_path / "t.go"}
+    results = verify(session, proposals, Level.BUILD, measure=False).results
+    assert {r.proposal.codemod for r in results if isinstance(r, Verified)} == {"itoa", "return-value"}, results
+    (path, (_, new)), *rest = final_contents(session, results).items()
+    assert not rest and path == tmp_path / "t.go"
+    text = new.decode()
+    assert text.count("strconv.Itoa(n)") == 4 and "fmt" not in text, "itoa's four edits and its imports"
+    assert "func origin(x int) point" in text, "and return-value's edit, in the same file"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, go, write_tree
 
+NO_MATCH = "no match"  # a negative case's reason when the codemod proposes nothing at all
 CASES = sorted((ROOT / "golden").glob("*/*.txtar"))
 _ESCAPE_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):\d+: (?P<msg>.+)$")
 
@@ -45,12 +48,23 @@ def _listed(line: str) -> tuple[str, int, str]:
     return m.group("file"), int(m.group("line")), m.group("msg")
 
 
+def _reasons(report: dict[str, Any], codemod: str, work: Path) -> list[str]:
+    """Why each of the codemod's matches was not written, with the case's folder as $WORK."""
+    return [
+        str(r["reason"]).replace(str(work), "$WORK")
+        for r in report["results"]
+        if r["codemod"] == codemod and r["result"] != "verified"
+    ]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
-def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden: bool) -> None:
+def test_golden(
+    case: Path, tmp_path: Path, toolchain: Toolchain, update_golden: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     archive = txtar.parse(case.read_text())
     assert archive.comment.startswith("This case checks"), "a golden case opens with one line of prose"
     codemod = case.parent.name
-    inputs = {n: d for n, d in archive.files if _expected_name(n) is None and n not in ("escapes", "flags")}
+    inputs = {n: d for n, d in archive.files if _expected_name(n) is None and n not in ("escapes", "flags", "reason")}
     expected = {_expected_name(n): d for n, d in archive.files if _expected_name(n) is not None}
     escapes = [ln for ln in (archive.get("escapes") or "").splitlines() if ln.strip()]
     flags = shlex.split(archive.get("flags") or "")
@@ -64,13 +78,19 @@ def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden:
 
     # Calibration decides what is on by default, and has tests of its own; a golden case shows
     # what its codemod does to the code, so every pattern is tried here.
-    status = main(["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", "--all-patterns", *flags, "./..."])
+    capsys.readouterr()
+    status = main(
+        ["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", "--all-patterns", "--json", *flags, "./..."]
+    )
     assert status == 0
+    reasons = _reasons(json.loads(capsys.readouterr().out), codemod, tmp_path)
 
     actual = {name: (tmp_path / name).read_text() for name in inputs}
     changed = {name for name in inputs if actual[name] != inputs[name]}
     if update_golden:
-        files = [(n, d) for n, d in archive.files if _expected_name(n) is None]
+        files = [(n, d) for n, d in archive.files if _expected_name(n) is None and n != "reason"]
+        if not changed:
+            files.append(("reason", (reasons[0] if reasons else NO_MATCH) + "\n"))
         for name in sorted(changed):
             files.append(("expected.go" if name == "input.go" else f"expected/{name}", actual[name]))
         case.write_text(txtar.format(txtar.Archive(archive.comment, tuple(files))))
@@ -78,6 +98,13 @@ def test_golden(case: Path, tmp_path: Path, toolchain: Toolchain, update_golden:
     for name in inputs:
         assert actual[name] == expected.get(name, inputs[name]), f"{name} differs from its expectation"
     if not changed:
+        # A negative case states why the codemod leaves the code alone: a reason it gives, or no match.
+        wanted = (archive.get("reason") or "").strip()
+        assert wanted, "a negative case has a reason section (pytest --update-golden writes it)"
+        if wanted == NO_MATCH:
+            assert not reasons, f"the codemod was expected not to match, but said: {reasons}"
+        else:
+            assert any(wanted in r for r in reasons), f"expected the reason {wanted!r}, got {reasons}"
         return
     after = go(toolchain, "build", "./...", cwd=tmp_path)
     assert after.returncode == 0, after.stderr

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from goescape.engine import toolchain as go_toolchain
 from goescape.engine.cli import main
 from goescape.engine.errors import PackageLoadError
 from goescape.engine.facts import GCFLAGS
-from goescape.engine.packages import importers, list_packages
+from goescape.engine.packages import dependents_with_tests, importers, list_packages
 from goescape.engine.toolchain import Toolchain, first_error_line
 
 from .conftest import go, write_tree
@@ -98,7 +97,7 @@ def test_error_in_a_test_only_package_is_raised_with_its_line(tmp_path: Path, to
 
 
 def test_scan_of_the_whole_module_succeeds(case_module: Path, toolchain: Toolchain) -> None:
-    # Until runner.load leaves test_only packages out of its build, go build names fuzz and fails.
+    # Until session.load leaves test_only packages out of its build, go build names fuzz and fails.
     assert main(["scan", "--json", "-C", str(case_module), "./..."]) == 0
 
 
@@ -148,7 +147,6 @@ DEPENDENTS = {
 
 
 def test_dependents_are_the_transitive_test_binaries(tmp_path: Path, toolchain: Toolchain) -> None:
-    dependents_with_tests = go_toolchain.dependents_with_tests
     write_tree(tmp_path, DEPENDENTS)
     assert dependents_with_tests(toolchain, tmp_path, ["./..."], ["m/a"]) == ["m/a", "m/c"]
     assert dependents_with_tests(toolchain, tmp_path, ["./..."], ["m/b"]) == ["m/c"]

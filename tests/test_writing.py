@@ -44,30 +44,62 @@ def test_a_file_changed_on_disk_stops_everything(tmp_path: Path) -> None:
     assert len(list(tmp_path.iterdir())) == 5
 
 
-@pytest.mark.parametrize("attempt", range(5))
-def test_ctrl_c_during_the_swap_leaves_all_old_or_all_new(tmp_path: Path, attempt: int) -> None:
-    changes = _files(tmp_path, 400)
-    first = sorted(changes)[0]
+def test_ctrl_c_during_the_swap_puts_every_file_back(tmp_path: Path) -> None:
+    """A real SIGINT sent the moment the first file is replaced: write_all holds it back, puts every
+    file back and raises KeyboardInterrupt. One that lands after write_all returned finds all new."""
+    landed = 0
+    for attempt in range(10):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        changes = _files(folder, 400)
+        first = next(iter(changes))  # the swap renames in this order
 
-    def interrupt_when_swapping() -> None:
+        def interrupt_when_swapping(first: Path = first, old: bytes = changes[first][0]) -> None:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if first.read_bytes() != old:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+
+        # An interrupt outside write_all is only noted (SIG_IGN), so it cannot be mistaken for one inside.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        thread = threading.Thread(target=interrupt_when_swapping)
+        thread.start()
+        try:
+            write_all(changes)
+        except KeyboardInterrupt:
+            landed += 1
+            assert all(p.read_bytes() == old for p, (old, _) in changes.items()), "every file put back"
+        else:
+            assert all(p.read_bytes() == new for p, (_, new) in changes.items())
+        finally:
+            thread.join()
+            signal.signal(signal.SIGINT, previous)
+        assert not list(folder.glob(".*.goescape")), "no temporary file is left"
+    assert landed, "no interrupt landed during the swap in 10 attempts: the test proved nothing"
+
+
+def test_ctrl_c_while_the_temporaries_are_written_changes_nothing(tmp_path: Path) -> None:
+    changes = _files(tmp_path, 50)
+    sent = []
+
+    def interrupt_on_first_temporary() -> None:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if first.read_bytes() != changes[first][0]:
+        while time.monotonic() < deadline and not sent:
+            if list(tmp_path.glob(".*.goescape")):
                 os.kill(os.getpid(), signal.SIGINT)
-                return
+                sent.append(True)
 
-    thread = threading.Thread(target=interrupt_when_swapping)
+    thread = threading.Thread(target=interrupt_on_first_temporary)
     thread.start()
     try:
-        write_all(changes)
-        time.sleep(0.05)  # a signal that arrived after the swap is delivered here
-    except KeyboardInterrupt:
-        pass
+        with pytest.raises(KeyboardInterrupt):
+            write_all({p: (old, new * 20000) for p, (old, new) in changes.items()})  # slow enough to catch
     finally:
         thread.join()
-    contents = {p.read_bytes() == new for p, (_, new) in changes.items()}
-    assert len(contents) == 1, "some files old and some new"
-    assert not list(tmp_path.glob(".*.goescape"))
+    assert sent
+    assert all(p.read_bytes() == old for p, (old, _) in changes.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in changes), "no temporary left"
 
 
 def test_ctrl_c_stops_the_cli_without_writing(examples_copy: Path, toolchain: Toolchain) -> None:
