@@ -22,6 +22,8 @@ After:   var sb strings.Builder; for _, p := range parts { sb.WriteString(p) }; 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from goescape.engine.codemod import Match, Pattern
 from goescape.engine.edits import Edit
@@ -42,13 +44,14 @@ QUERY = """
 
 def propose(match: Match, pass_: Pass) -> None:
     src, decl, var = match.src, match.one("decl"), match.one("var")
-    found = _scope(src, decl) if decl is not None and var is not None else None
+    found = _scope(pass_, src, decl) if decl is not None and var is not None else None
     if decl is None or var is None or found is None:
         return
-    stmt, rest = found
+    stmt, block, at = found
     name = src.text(var)
-    if not any(s.type == "for_statement" and _adds(src, s, name) for s in rest):
+    if block.last_loop_adding.get(name, -1) <= at:
         return  # no loop after the declaration adds to anything of this name
+    rest = block.statements[at + 1 :]
     typ, obj = pass_.type_of(src, var), pass_.object_of(src, var)
     if typ is None or typ.text != "string" or obj is None or obj.offset != var.start_byte:
         return  # not a string (a named string type would change type), or an `s, err :=` that only assigns s
@@ -119,18 +122,51 @@ def propose(match: Match, pass_: Pass) -> None:
     )
 
 
-def _scope(src: SourceFile, decl: Node) -> tuple[Node | None, list[Node]] | None:
-    """The statement declaring the variable and the statements after it; for a parameter, None and the body."""
+@dataclass(frozen=True)
+class _Block:
+    """A statement list, and for each name the index of the last loop in it that adds to that name."""
+
+    statements: list[Node]
+    index: dict[int, int]  # a statement's start byte → its index
+    last_loop_adding: dict[str, int]
+
+
+def _blocks(pass_: Pass) -> dict[tuple[Path, int, int], _Block]:
+    return {}
+
+
+def _block(pass_: Pass, src: SourceFile, statements: Node) -> _Block:
+    """The block of a statement list, read once per pass: each declaration in it would walk every
+    loop after it otherwise, which a long function makes quadratic."""
+    key = (src.path, statements.start_byte, statements.end_byte)
+    cache = pass_.once(_blocks)
+    if key not in cache:
+        nodes = statements.named_children
+        last: dict[str, int] = {}
+        for i, s in enumerate(nodes):
+            if s.type != "for_statement":
+                continue
+            for n in walk(s):
+                left = n.child_by_field_name("left") if n.type == "assignment_statement" else None
+                if left is not None and _added(src, n, src.text(left)) is not None:
+                    last[src.text(left)] = i
+        cache[key] = _Block(nodes, {s.start_byte: i for i, s in enumerate(nodes)}, last)
+    return cache[key]
+
+
+def _scope(pass_: Pass, src: SourceFile, decl: Node) -> tuple[Node | None, _Block, int] | None:
+    """The statement declaring the variable, its block and its index there (the statements after it
+    are the rest); for a parameter, None, the body and -1."""
     if decl.type == "parameter_declaration":
         func = decl.parent.parent if decl.parent is not None else None
         body = func.child_by_field_name("body") if func is not None and func.type in FUNCTION_TYPES else None
         stmts = next((c for c in body.named_children if c.type == "statement_list"), None) if body else None
-        return (None, stmts.named_children) if stmts is not None else None
+        return (None, _block(pass_, src, stmts), -1) if stmts is not None else None
     stmt = decl if decl.type == "short_var_declaration" else enclosing(decl, "var_declaration")
     if stmt is None or stmt.parent is None or stmt.parent.type != "statement_list":
         return None
-    siblings = stmt.parent.named_children
-    return stmt, siblings[[s.id for s in siblings].index(stmt.id) + 1 :]
+    block = _block(pass_, src, stmt.parent)
+    return stmt, block, block.index[stmt.start_byte]
 
 
 def _take_out(

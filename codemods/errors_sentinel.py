@@ -150,10 +150,13 @@ def _plan(pass_: Pass) -> tuple[list[_Site], dict[str, tuple[str, _Site]]]:
     """The sites, and message → (its sentinel, its first site that passed the checks): the sites of one
     message share one sentinel, declared above the first one's function, in one proposal."""
     sites, sentinels, plan = _sites(pass_), pass_.once(_reusable), dict[str, tuple[str, _Site]]()
-    for message in dict.fromkeys(s.message for s in sites if not s.why):
-        users = [s for s in sites if s.message == message and not s.why]
+    by_message: dict[str, list[_Site]] = {}
+    for s in sites:
+        if not s.why:
+            by_message.setdefault(s.message, []).append(s)
+    for message, users in by_message.items():
         fns = {u.function: u for u in users}.values()
-        spelled = {u.src.text(n) for u in fns for n in walk(u.fn) if n.type == "identifier"}
+        spelled = frozenset[str]().union(*(u.src.names_in(u.fn) for u in fns))
         name = sentinels[message][0] if message in sentinels else None
         if name := name or pass_.new_name(_names(message, pass_.package.name), spelled):
             plan[message] = (name, users[0])
@@ -164,15 +167,31 @@ def _plan(pass_: Pass) -> tuple[list[_Site], dict[str, tuple[str, _Site]]]:
     return sites, plan
 
 
+def _by_function(pass_: Pass) -> dict[tuple[Path, int], tuple[list[_Site], list[str], list[_Site]]]:
+    """For each function: its sites that may not use a sentinel, the messages whose proposal it
+    holds, and those messages' sites in the package's order; found once, not once per function."""
+    sites, plan = pass_.once(_plan)
+    out: dict[tuple[Path, int], tuple[list[_Site], list[str], list[_Site]]] = {}
+    for s in sites:
+        if s.why:
+            out.setdefault(s.function, ([], [], []))[0].append(s)
+    home = {message: first.function for message, (_, first) in plan.items()}
+    for message, function in home.items():
+        out.setdefault(function, ([], [], []))[1].append(message)
+    for s in sites:
+        if not s.why and s.message in home:
+            out[home[s.message]][2].append(s)
+    return out
+
+
 def propose(match: Match, pass_: Pass) -> None:
     src, fn = match.src, match.one("func")
     if fn is None:
         return
-    sites, plan = pass_.once(_plan)
-    for site in (s for s in sites if s.why and s.function == (src.path, fn.start_byte)):
+    plan = pass_.once(_plan)[1]
+    skipped, mine, group = pass_.once(_by_function).get((src.path, fn.start_byte), ([], [], []))
+    for site in skipped:
         pass_.skip(site.src, site.call, site.why, site.facts)
-    mine = [message for message, (_, home) in plan.items() if home.function == (src.path, fn.start_byte)]
-    group = [s for s in sites if not s.why and s.message in mine]
     if not group:
         return
     start = fn

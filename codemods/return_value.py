@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from goescape.engine.codemod import Match, Pattern
 from goescape.engine.edits import Edit
@@ -44,6 +45,8 @@ _NO_COPY = ("sync", "sync/atomic")
 _NO_COPY_PREFIXES = tuple(f"{p}." for p in _NO_COPY)
 _DISCARDED = ("expression_statement", "go_statement", "defer_statement")
 _ADDRESSABLE = ("identifier", "composite_literal")
+_WORD = re.compile(rb"\w+")
+_DIRECTIVE = re.compile(rb"//(?:go:linkname|export)\b([^\n]*)")
 _EXPORTED = "exported: changing its result type breaks importers; --allow-api-change rewrites it anyway"
 
 
@@ -107,26 +110,34 @@ def _interface_problem(pass_: Pass, name: str) -> str:
     files included. An exported method is gated behind --allow-api-change: importers' interfaces
     are the change to the API that the flag accepts, and verification builds the ones in the patterns.
     """
-    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+    found = pass_.once(_interface_methods).get(name)
+    if found is None:
+        return ""
+    src, elem = found
+    spec = elem.parent.parent if elem.parent is not None else None
+    named = spec.child_by_field_name("name") if spec is not None and spec.type == "type_spec" else None
+    what = f"interface {src.text(named)}" if named is not None else "an interface literal"
+    return f"{what} has a method {name} ({_where(src, elem)}), whose signature the method must keep"
+
+
+def _interface_methods(pass_: Pass) -> dict[str, tuple[SourceFile, Node]]:
+    """Each method name an interface of the package's folder declares, and its first declaration
+    (files in name order): read once per package, not once per method."""
+    found: dict[str, tuple[SourceFile, Node]] = {}
     for path in sorted(pass_.package.dir.glob("*.go")):
-        data = path.read_bytes()
-        if b"interface" not in data or not word.search(data):
+        if b"interface" not in path.read_bytes():
             continue
         src = pass_.source(path)
         for elem in walk(src.root):
             method = elem.child_by_field_name("name") if elem.type == "method_elem" else None
-            if method is None or src.text(method) != name:
-                continue
-            spec = elem.parent.parent if elem.parent is not None else None
-            named = spec.child_by_field_name("name") if spec is not None and spec.type == "type_spec" else None
-            what = f"interface {src.text(named)}" if named is not None else "an interface literal"
-            return f"{what} has a method {name} ({_where(src, elem)}), whose signature the method must keep"
-    return ""
+            if method is not None:
+                found.setdefault(src.text(method), (src, elem))
+    return found
 
 
 def _callers(pass_: Pass, fn: GoObject, compiled: str, pointer_only: frozenset[str], edits: list[Edit]) -> str:
     """Add the edits every caller needs to `edits`, or say why one cannot take a value."""
-    mine = {s.path: s for s in pass_.files()}
+    mine = pass_.once(_own_files)
     for use in pass_.uses(fn):
         caller = mine.get(use.path)
         if caller is None:
@@ -136,6 +147,10 @@ def _callers(pass_: Pass, fn: GoObject, compiled: str, pointer_only: frozenset[s
             return found
         edits += found
     return ""
+
+
+def _own_files(pass_: Pass) -> dict[Path, SourceFile]:
+    return {s.path: s for s in pass_.files()}
 
 
 def _type_problem(pass_: Pass, src: SourceFile, pointee: Node, typ: GoType | None) -> str:
@@ -350,14 +365,28 @@ def _variable_edits(pass_: Pass, src: SourceFile, decl: Node, var: Node, fn: str
 
 def _hidden_use(pass_: Pass, name: str) -> str:
     """A mention of the function go/types does not see: other builds, assembly, linkname."""
+    if name.isascii():  # one read of the folder answers for every function of the package
+        return pass_.once(_hidden_words).get(name, "").replace("\0", name)
+    # \w of a bytes pattern is ASCII only: a name with other letters is looked for as itself.
+    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+    return _hidden_words(pass_, word).get(name, "").replace("\0", name)
+
+
+def _hidden_words(pass_: Pass, word: re.Pattern[bytes] = _WORD) -> dict[str, str]:
+    """Each word the package folder mentions out of go/types' sight, with the reason the first such
+    file (in name order) gives, NUL standing for the word: files of other builds and assembly
+    mention it anywhere, the build's own files in a //go:linkname or //export directive."""
     pkg = pass_.package
     seen = set(pkg.go_files) | set(pkg.test_files)
-    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
-    directive = re.compile(rb"//(go:linkname|export)\b[^\n]*\b" + re.escape(name.encode()) + rb"\b")
+    found: dict[str, str] = {}
     for path in sorted([*pkg.dir.glob("*.go"), *pkg.dir.glob("*.s")]):
         data = path.read_bytes()
-        if path not in seen and word.search(data):
-            return f"{path.name} names {name} and is not part of this build (build constraints or assembly)"
-        if path in seen and directive.search(data):
-            return f"{path.name} names {name} in a //go:linkname or //export directive"
-    return ""
+        if path not in seen:
+            why = f"{path.name} names \0 and is not part of this build (build constraints or assembly)"
+            words = set(word.findall(data))
+        else:
+            why = f"{path.name} names \0 in a //go:linkname or //export directive"
+            words = {w for m in _DIRECTIVE.finditer(data) for w in word.findall(m.group(1))}
+        for w in words:
+            found.setdefault(w.decode("utf-8", "replace"), why)
+    return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from goescape.engine.edits import overlaps
+from goescape.engine.edits import EditIndex, overlaps
 from goescape.engine.proposals import Proposal
 from goescape.engine.results import Rejected, Stage, Verified
 
@@ -21,23 +21,24 @@ def into_rounds(
     """Proposals that cannot render, or repeat an earlier one's edits, judged at once; the rest in
     rounds holding no two overlapping proposals, the first come in the first round."""
     results: list[Verified | Rejected] = []
-    kept: list[Proposal] = []
+    kept: dict[tuple[object, ...], Proposal] = {}  # by edits and imports: a twin is found by lookup
     for p in proposals:
-        twin = next((q for q in kept if q.edits == p.edits and q.add_imports == p.add_imports), None)
+        twin = kept.get((p.edits, p.add_imports))
         if error := render_error(p):
             results.append(Rejected(p, Stage.RENDER, error))
         elif twin is not None:
             results.append(Rejected(p, Stage.SUPERSEDED, f"the same edit as {twin.title()}, judged there"))
         else:
-            kept.append(p)
-    rounds: list[list[Proposal]] = []
-    for p in kept:
-        home = next((r for r in rounds if not any(overlaps(p, q) for q in r)), None)
-        if home is not None:
-            home.append(p)
-        else:
-            rounds.append([p])
-    return results, rounds
+            kept[(p.edits, p.add_imports)] = p
+    rounds: list[tuple[list[Proposal], EditIndex]] = []
+    for p in kept.values():
+        home = next((r for r in rounds if not r[1].overlaps(p)), None)
+        if home is None:
+            home = ([], EditIndex())
+            rounds.append(home)
+        home[0].append(p)
+        home[1].add(p)
+    return results, [r for r, _ in rounds]
 
 
 def _saving(result: Verified | Rejected) -> tuple[int, float, int]:

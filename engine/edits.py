@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from goescape.engine.errors import EditConflict
-from goescape.engine.parsing import Node, SourceFile, import_specs, parse_bytes, walk
+from goescape.engine.parsing import Node, SourceFile, import_specs, matches, parse_bytes, walk
 from goescape.engine.toolchain import Toolchain
 
 if TYPE_CHECKING:
@@ -61,33 +62,53 @@ def overlaps(a: Proposal, b: Proposal) -> bool:
     return False
 
 
+class EditIndex:
+    """The edits of some proposals by file and region of 1 KiB, so that whether another proposal
+    overlaps any of them (as `overlaps` says) is answered without comparing every pair."""
+
+    _REGION = 1024
+
+    def __init__(self) -> None:
+        self._spans: dict[tuple[Path, int], list[tuple[int, int]]] = {}
+
+    @classmethod
+    def _regions(cls, edit: Edit) -> range:
+        # Every byte an edit covers; an insertion, the byte it stands before.
+        return range(edit.start // cls._REGION, max(edit.start, edit.end - 1) // cls._REGION + 1)
+
+    def add(self, p: Proposal) -> None:
+        for e in p.edits:
+            for region in self._regions(e):
+                self._spans.setdefault((e.path, region), []).append((e.start, e.end))
+
+    def overlaps(self, p: Proposal) -> bool:
+        for y in p.edits:
+            for region in self._regions(y):
+                for start, end in self._spans.get((y.path, region), ()):
+                    if (start < y.end and y.start < end) or start == y.start:
+                        return True
+        return False
+
+
+_QUALIFIERS = """
+(selector_expression operand: (identifier) @q)
+(qualified_type package: (_) @q)
+"""
+
+
 def used_qualifiers(src: SourceFile) -> set[str]:
     """Identifiers used as package qualifiers: `fmt` in `fmt.Println` or `io.Writer`."""
-    names: set[str] = set()
-    for node in walk(src.root):
-        if node.type == "selector_expression":
-            operand = node.child_by_field_name("operand")
-            if operand is not None and operand.type == "identifier":
-                names.add(src.text(operand))
-        elif node.type == "qualified_type":
-            pkg = node.child_by_field_name("package")
-            if pkg is not None:
-                names.add(src.text(pkg))
-    return names
+    return {src.text(n) for captures in matches(_QUALIFIERS, src.root) for n in captures["q"]}
 
 
 def fix_imports(src: SourceFile, add: Iterable[str], maybe_drop: Iterable[str]) -> bytes:
     """Add the imports asked for and drop those of `maybe_drop` that the file no longer uses."""
-    specs = import_specs(src)
-    used = used_qualifiers(src)
-    drops = [
-        _delete_spec(src, node)
-        for node, path, name in specs
-        if path in maybe_drop and not name and path.rsplit("/", 1)[-1] not in used
-    ]
+    maybe = [(node, path) for node, path, name in import_specs(src) if path in maybe_drop and not name]
+    used = used_qualifiers(src) if maybe else set()
+    drops = [_delete_spec(src, node) for node, path in maybe if path.rsplit("/", 1)[-1] not in used]
     if drops:
         # Deleting a spec can delete its whole declaration, so insertions look at the result.
-        src = parse_bytes(src.path, apply_edits(src.data, drops, src.path))
+        src = parse_bytes(src.path, apply_edits(src.data, drops, src.path), base=src)
     missing = sorted(set(add) - {path for _, path, _ in import_specs(src)})
     if missing:
         return apply_edits(src.data, [_insert_imports(src, missing)], src.path)
@@ -158,25 +179,40 @@ def gofmt(tc: Toolchain, data: bytes) -> tuple[bytes, str]:
     return out.stdout, ""
 
 
+# Each file's renders by toolchain and proposals, kept while the parsed file lives (a run's session):
+# verification renders every proposal alone, and the report renders each verified one alone again.
+_RENDERS: weakref.WeakKeyDictionary[SourceFile, dict[tuple[Toolchain, tuple[Proposal, ...]], tuple[bytes, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def render_file(tc: Toolchain, src: SourceFile, proposals: Sequence[Proposal]) -> tuple[bytes, str]:
     """The file's new bytes with every proposal's edits, imports fixed and gofmt applied.
 
     Returns the bytes and an error text; the error is non-empty when the result does not parse
     or gofmt rejects it (a bad transform), in which case the bytes must not be used.
     """
+    renders = _RENDERS.setdefault(src, {})
+    key = (tc, tuple(proposals))
+    if key not in renders:
+        renders[key] = _render(tc, src, proposals)
+    return renders[key]
+
+
+def _render(tc: Toolchain, src: SourceFile, proposals: Sequence[Proposal]) -> tuple[bytes, str]:
     edits = [e for p in proposals for e in p.edits if e.path == src.path]
     add = {imp for p in proposals for path, imp in p.add_imports if path == src.path}
     drop = {imp for p in proposals for path, imp in p.drop_imports if path == src.path}
     try:
         data = apply_edits(src.data, edits, src.path)
         if add or drop:
-            data = fix_imports(parse_bytes(src.path, data), add, drop)
+            data = fix_imports(parse_bytes(src.path, data, base=src), add, drop)
     except EditConflict as exc:
         return src.data, exc.line()
     formatted, error = gofmt(tc, data)
     if error:
         return src.data, f"the rewrite does not format: {error.splitlines()[0]}"
-    if parse_bytes(src.path, formatted).root.has_error and not src.root.has_error:
+    if not src.root.has_error and parse_bytes(src.path, formatted, base=src).root.has_error:
         return src.data, "the rewrite does not parse"
     return formatted, ""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, line_starts, node_at
+from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at
 
 # The escape diagnostics come from `-gcflags=-m=2` text, not from `-json=0,file://DIR`:
 # - the text is replayed from the build cache, so an unchanged package costs no compile, while
@@ -167,7 +167,7 @@ def parse_diagnostics(
     for package, path, ln, col, kind, expr, msg in raw:
         detail = details.get((path, ln, col, expr))
         src = (sources or {}).get(path)
-        offset = src.offset(ln, col) if src is not None and ln <= len(line_starts(src.data)) else -1
+        offset = src.offset(ln, col) if src is not None and ln <= len(src.line_starts) else -1
         function = detail.function if detail else ""
         if not function and src is not None and offset >= 0:
             fn = enclosing(node_at(src, offset), *FUNCTION_TYPES[:2])

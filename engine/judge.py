@@ -175,16 +175,21 @@ def judge_escapes(
     function inlined there); one that a proposal declares expected (`allowed_new`) is explained;
     the rest are found by compiling the suspects alone.
     """
-    touched = {p: touched_functions(p, sources) for p in alive}
+    # Which proposals touch each function, by (file, function) and by name alone (for inlined
+    # callees): an added fact finds its owners by lookup, not by asking every proposal.
+    by_function: dict[tuple[str, str], set[int]] = {}
+    by_name: dict[str, set[int]] = {}
+    for i, p in enumerate(alive):
+        for where in touched_functions(p, sources):
+            by_function.setdefault(where, set()).add(i)
+            by_name.setdefault(where[1], set()).add(i)
     blamed: dict[Proposal, EscapeFact] = {}
     unpinned: list[tuple[EscapeFact, list[Proposal]]] = []
     for fact in added:
-        owners = [
-            p
-            for p in alive
-            if (str(fact.path), outer_function(fact.function)) in touched[p]
-            or {name for _, name in touched[p]} & {_unqualified(n) for n in fact.inlined}
-        ]
+        hits = set(by_function.get((str(fact.path), outer_function(fact.function)), ()))
+        for callee in fact.inlined:
+            hits |= by_name.get(_unqualified(callee), set())
+        owners = [alive[i] for i in sorted(hits)]
         if any(re.search(rx, fact.expr) for p in owners for rx in p.allowed_new):
             continue
         if len(owners) == 1:
@@ -197,8 +202,9 @@ def judge_escapes(
                 blamed[p] = fact
     rejected: list[Rejected] = []
     keep: list[Proposal] = []
+    gone = set(removed)
     for p in alive:
-        stayed = [t for t in p.targets if t not in removed] if p.proof == "escape" else []
+        stayed = [t for t in p.targets if t not in gone] if p.proof == "escape" else []
         because = f": {p.if_unproven}" if p.if_unproven else ""
         if not p.targets and p.proof == "escape":  # propose() skips these; a reviewed edit may not
             why = "the compiler reports no escape here for it to remove" + because

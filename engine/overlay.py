@@ -50,11 +50,16 @@ def write_overlay(
 
 
 def unmap(text: str, names: Mapping[str, Path]) -> str:
-    """`text` with every overlay copy's path (absolute, or relative as vet prints it) as the user's path."""
+    """`text` with every overlay copy's path (absolute, or relative as vet prints it) as the user's path.
+
+    Only the copies the text names are searched for with a pattern: the go command names the
+    originals, so a build of many files would otherwise run a pattern over its output per file.
+    """
     for copy, original in names.items():
         text = text.replace(copy, str(original))
         tail = "/".join(Path(copy).parts[-2:])  # `{i}/name`
-        text = re.sub(r"(?<![\w/])\S*/" + re.escape(tail) + r"\b", str(original), text)
+        if "/" + tail in text:
+            text = re.sub(r"(?<![\w/])\S*/" + re.escape(tail) + r"\b", str(original), text)
     return text
 
 
@@ -68,6 +73,8 @@ class Overlay:
         default_factory=lambda: tempfile.TemporaryDirectory(prefix="goescape-overlay-")
     )
     _runs: int = 0
+    # Each rewritten file's copy by (path, contents): written once, laid over by every run that needs it.
+    _copies: dict[tuple[Path, bytes], Path] = field(default_factory=dict)
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -95,10 +102,29 @@ class Overlay:
         names: dict[str, Path] = {}
         args = list(verb)
         if files:
-            overlay, names = write_overlay(self.folder(), files, overlay_files(self.tc))
+            overlay, names = self._overlay(files)
             args.append(f"-overlay={overlay}")
         tc = (
             self.tc if not env else Toolchain(self.tc.go, self.tc.version, self.tc.goroot, (*self.tc.env, *env.items()))
         )
         out = tc.run([*args, *packages], self.cwd, timeout=timeout)
         return GoRun(out.returncode == 0, unmap(out.stdout + out.stderr, names))
+
+    def _overlay(self, files: Mapping[Path, bytes]) -> tuple[Path, dict[str, Path]]:
+        """As write_overlay, but a file's copy is written once per contents: the runs of a
+        verification lay mostly the same rewritten files over the user's, batch after batch."""
+        replace: dict[str, str] = {str(k): str(v) if v else "" for k, v in overlay_files(self.tc).items()}
+        names: dict[str, Path] = {}
+        for path, data in sorted(files.items()):
+            copy = self._copies.get((path, data))
+            if copy is None:
+                # One folder per copy: `{i}/name` can never be read as part of another copy's path.
+                copy = Path(self._tmp.name) / "copies" / str(len(self._copies)) / path.name
+                copy.parent.mkdir(parents=True)
+                copy.write_bytes(data)
+                self._copies[(path, data)] = copy
+            replace[str(path)] = str(copy)
+            names[str(copy)] = path
+        overlay = self.folder() / "overlay.json"
+        overlay.write_text(json.dumps({"Replace": replace}))
+        return overlay, names

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
@@ -15,7 +16,7 @@ Node = tree_sitter.Node
 Tree = tree_sitter.Tree
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_go.language())
-_GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)
+_GENERATED = re.compile(rb"// Code generated .* DO NOT EDIT\.")
 FUNCTION_TYPES = ("function_declaration", "method_declaration", "func_literal")
 
 
@@ -40,18 +41,49 @@ class SourceFile:
     def text(self, node: Node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
+    @cached_property
+    def line_starts(self) -> tuple[int, ...]:
+        """The byte offset of each line's start, computed once per file."""
+        return line_starts(self.data)
+
     def offset(self, line: int, column: int) -> int:
         """Byte offset of a 1-based line and 1-based byte column, as the Go compiler reports them."""
-        return line_starts(self.data)[line - 1] + column - 1
+        return self.line_starts[line - 1] + column - 1
 
     def line_of(self, offset: int) -> int:
-        return self.data.count(b"\n", 0, offset) + 1
+        return bisect_right(self.line_starts, offset) if offset >= 0 else self.data.count(b"\n", 0, offset) + 1
 
     @cached_property
     def generated(self) -> bool:
-        """A `// Code generated ... DO NOT EDIT.` line before the package clause (go/ast.IsGenerated)."""
-        head = (b"\n" + self.data).split(b"\npackage ", 1)[0]
-        return bool(_GENERATED.search(head))
+        """A `// Code generated ... DO NOT EDIT.` line before the first text that is neither comment
+        nor blank (Go's convention, go/ast.IsGenerated): only the file's header is read."""
+        return is_generated(self.data)
+
+    def own_literals(self, outer: Node) -> list[int]:
+        """The start bytes of the func literals whose nearest enclosing function is `outer`, in source
+        order; found once per function, as every closure of a long function asks for them."""
+        span = (outer.start_byte, outer.end_byte)
+        found = self._own_literals.get(span)
+        if found is None:
+            found = self._own_literals[span] = [n.start_byte for n in _own_literals(outer)]
+        return found
+
+    @cached_property
+    def _own_literals(self) -> dict[tuple[int, int], list[int]]:
+        return {}
+
+    def names_in(self, node: Node, types: tuple[str, ...] = ("identifier",)) -> frozenset[str]:
+        """The text of every node of these types under `node`, found once per node: codemods ask it
+        of a function for each new name they give in it, and a long function has many."""
+        key = (node.start_byte, node.end_byte, node.type, types)
+        found = self._names_in.get(key)
+        if found is None:
+            found = self._names_in[key] = frozenset(self.text(n) for n in walk(node) if n.type in types)
+        return found
+
+    @cached_property
+    def _names_in(self) -> dict[tuple[int, int, str, tuple[str, ...]], frozenset[str]]:
+        return {}
 
     @property
     def package_name(self) -> str:
@@ -62,13 +94,72 @@ class SourceFile:
         return ""
 
 
+def is_generated(data: bytes) -> bool:
+    """Whether a `// Code generated ... DO NOT EDIT.` line comes before the first non-comment,
+    non-blank text: the header is read line by line up to the package clause, never the whole file."""
+    pos, block = (3 if data.startswith(b"\xef\xbb\xbf") else 0), False
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        line, pos = data[pos:end], end + 1
+        if _GENERATED.fullmatch(line):
+            return True
+        i = 0
+        while i < len(line):
+            if block:
+                close = line.find(b"*/", i)
+                block, i = (True, len(line)) if close < 0 else (False, close + 2)
+            elif line[i : i + 1] in (b" ", b"\t", b"\r", b"\f", b"\v"):
+                i += 1
+            elif line.startswith(b"//", i):
+                break
+            elif line.startswith(b"/*", i):
+                block, i = True, i + 2
+            else:
+                return False  # the package clause, or any other text: the header is over
+    return False
+
+
 @cache
 def _parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(_LANGUAGE)
 
 
-def parse_bytes(path: Path, data: bytes) -> SourceFile:
-    return SourceFile(path=path, data=data)
+def parse_bytes(path: Path, data: bytes, base: SourceFile | None = None) -> SourceFile:
+    """A file of these bytes. With `base`, a file they are an edit of: tree-sitter parses again only
+    what changed between the two (a rewrite of one line of a long file is checked at the cost of that
+    line, not of the file)."""
+    src = SourceFile(path=path, data=data)
+    if base is not None:
+        # Set as the cached `tree`, which is otherwise parsed from scratch on first use.
+        src.__dict__["tree"] = base.tree if data == base.data else _parser().parse(data, _edited(base, data))
+    return src
+
+
+def _edited(base: SourceFile, data: bytes) -> Tree:
+    """A copy of base's tree told which bytes changed: those between the common prefix and suffix."""
+    old = base.data
+    prefix = _common(len(old), len(data), lambda n: old[:n] == data[:n])
+    most = min(len(old), len(data)) - prefix
+    suffix = _common(most, most, lambda n: old[len(old) - n :] == data[len(data) - n :])
+    old_end, new_end = len(old) - suffix, len(data) - suffix
+    tree = base.tree.copy()
+    tree.edit(prefix, old_end, new_end, _point(old, prefix), _point(old, old_end), _point(data, new_end))
+    return tree
+
+
+def _common(a: int, b: int, same: Callable[[int], bool]) -> int:
+    """The largest n <= min(a, b) with same(n), by bisection (same holds up to some n, then never)."""
+    lo, hi = 0, min(a, b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if same(mid) else (lo, mid - 1)
+    return lo
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    """tree-sitter's (row, byte column) of an offset."""
+    return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
 
 
 # The run's `--overlay` (path → the file read instead), as the go command sees the same files.
@@ -166,8 +257,8 @@ def function_name(src: SourceFile, fn: Node, init_number: int | None = None) -> 
         base = f"init.{init_number}"
     outer = node
     for depth, literal in enumerate(reversed(literals)):
-        siblings = [n for n in _own_literals(outer) if n.start_byte < literal.start_byte]
-        base += f".func{len(siblings) + 1}" if depth == 0 else f".{len(siblings) + 1}"
+        before = bisect_right(src.own_literals(outer), literal.start_byte - 1)
+        base += f".func{before + 1}" if depth == 0 else f".{before + 1}"
         outer = literal
     return base
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -20,7 +21,6 @@ from goescape.engine.parsing import (
     local_name,
     parse_file,
     top_level,
-    walk,
 )
 from goescape.engine.proposals import Proposal, Skip
 
@@ -62,9 +62,12 @@ class Pass:
         self._reserved_locals = reserved_locals if reserved_locals is not None else {}
         self.results: list[Proposal | Skip] = []
         self._once: dict[Callable[[Pass], object], object] = {}
-        self._by_file: dict[Path, list[EscapeFact]] = {}
-        for fact in self.facts:
-            self._by_file.setdefault(fact.path, []).append(fact)
+        # Per file, (offset, index in facts, fact) by offset: facts_within finds a node's by bisection.
+        self._by_file: dict[Path, list[tuple[int, int, EscapeFact]]] = {}
+        for i, fact in enumerate(self.facts):
+            self._by_file.setdefault(fact.path, []).append((fact.offset, i, fact))
+        for entries in self._by_file.values():
+            entries.sort(key=lambda e: (e[0], e[1]))
 
     # Files and facts
 
@@ -84,8 +87,12 @@ class Pass:
                     yield src
 
     def facts_within(self, src: SourceFile, node: Node) -> list[EscapeFact]:
+        """The facts whose position lies in `node`, in the order the pass was given them."""
         end = max(node.end_byte, node.start_byte + 1)
-        return [f for f in self._by_file.get(src.path, ()) if node.start_byte <= f.offset < end]
+        entries = self._by_file.get(src.path, [])
+        lo = bisect_left(entries, node.start_byte, key=lambda e: e[0])
+        hi = bisect_left(entries, end, lo, key=lambda e: e[0])
+        return [f for _, _, f in sorted(entries[lo:hi], key=lambda e: e[1])]
 
     def once(self, compute: Callable[[Pass], _T]) -> _T:
         """`compute(self)`, computed on first use and kept for this pass (one codemod, one package):
@@ -170,7 +177,7 @@ class Pass:
         no identifier of the function spells it, and no other rewrite of this run added it there."""
         function = top_level(at)
         reserved = self._reserved_locals.setdefault((src.path, function.start_byte), set())
-        spelled = {src.text(n) for n in walk(function) if n.type in ("identifier", "type_identifier")}
+        spelled = src.names_in(function, ("identifier", "type_identifier"))
         for name in candidates:
             if not name or name in reserved or name in spelled:
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goescape.engine.choice import choose, into_rounds
+from goescape.engine.console import Steps, no_steps
 from goescape.engine.edits import render_file
 from goescape.engine.facts import GCFLAGS, EscapeFact, allocation_facts, parse_diagnostics
 from goescape.engine.judge import (
@@ -38,6 +39,7 @@ from goescape.engine.results import Level, Measurement, Rejected, Stage, Verifie
 from goescape.engine.toolchain import Toolchain
 
 Files = dict[Path, bytes]
+_BUILDS_KEPT = 8
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Verifier:
     patterns: Sequence[str] = ("./...",)
     level: Level = Level.TEST
     measure: bool = True
-    progress: Callable[[str], None] = lambda _msg: None
+    progress: Steps = no_steps
     test_flags: tuple[str, ...] = ()  # flags for every `go test` of the code's tests, e.g. ("-short",)
     overlay: Overlay = field(init=False)
     _rendered: dict[tuple[Path, frozenset[Proposal]], tuple[bytes, str]] = field(default_factory=dict)
@@ -64,6 +66,9 @@ class Verifier:
     _targets: dict[tuple[Path, ...], list[tuple[str, str]]] = field(default_factory=dict)
     _baseline_vet: dict[tuple[str, ...], set[tuple[str, str]]] = field(default_factory=dict)
     _baseline_ok: dict[tuple[str, ...], Outcome] = field(default_factory=dict)
+    # Builds by (proposals, packages): the build, escape and allocation stages and the scope's
+    # escapes ask for the same batch's build, which the go command would run again each time.
+    _builds: dict[tuple[frozenset[Proposal], tuple[str, ...]], Outcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.overlay = Overlay(self.tc, self.cwd)
@@ -115,11 +120,20 @@ class Verifier:
         return Outcome(run.ok, run.output)
 
     def build(self, proposals: Sequence[Proposal], packages: Sequence[str] = ()) -> Outcome:
-        """Compile with escape diagnostics; facts are kept for the scanned packages only."""
+        """Compile with escape diagnostics; facts are kept for the scanned packages only. A batch
+        built before is not built again (an Outcome is never changed once returned)."""
+        key = (frozenset(proposals), tuple(packages or self._build_scope(proposals)))
+        outcome = self._builds.pop(key, None) or self._build(proposals, key[1])
+        self._builds[key] = outcome  # the latest last: the few most recent are kept, as each holds its facts
+        while len(self._builds) > _BUILDS_KEPT:
+            del self._builds[next(iter(self._builds))]
+        return outcome
+
+    def _build(self, proposals: Sequence[Proposal], packages: Sequence[str]) -> Outcome:
         files, error = self.render(proposals)
         if error:
             return Outcome(False, error)
-        run = self.overlay.go(["build", GCFLAGS, "-o", "/dev/null"], files, packages or self._build_scope(proposals))
+        run = self.overlay.go(["build", GCFLAGS, "-o", "/dev/null"], files, packages)
         outcome = Outcome(run.ok, run.output)
         if not run.ok:
             outcome.output = compiler_errors(run.output)
@@ -231,12 +245,12 @@ class Verifier:
             stages.append((name, stage, self.platforms, "fails on "))
         for name, stage, check, prefix in stages:
             if alive:
-                self.progress(f"{name}: {len(alive)} proposals")
+                self.progress(f"{name}: {len(alive)} of {len(alive) + len(results)} proposals left")
                 alive, bad = bisect(alive, check)
                 results += [Rejected(p, stage, prefix + first(why), why) for p, why in bad]
                 checks.append(name)
         if alive and self.level == "test":
-            self.progress(f"testing {len(alive)} proposals")
+            self.progress(f"testing {len(alive)} of {len(alive) + len(results)} proposals left")
             alive, failed = self._judge_tests(alive)
             results += failed
             scope = self.test_scope(alive) if alive else []
@@ -252,9 +266,9 @@ class Verifier:
             self.progress(f"measuring {len(alive)} rewrites with the code's own tests")
             scope = self.test_scope(alive)
             changed = {n: self.packages[n] for n in self._changed(alive)}
-            measurer = Measurer(self.overlay, changed, scope, self.sources, self.render, self.test_flags)
+            measurer = Measurer(self.overlay, changed, scope, self.sources, self.render, self.test_flags, self.progress)
             measured = measurer.measure(alive, files)
-        removed, _ = self._compare(self.build(alive))
+        removed = set(self._compare(self.build(alive))[0])
         return [
             verdict(p, measured[p], tuple(t for t in p.targets if t in removed) if p.proof == "escape" else (), checks)
             for p in alive
