@@ -15,13 +15,14 @@ import os
 import re
 import statistics
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from goescape.engine import txtar
 from goescape.engine.cachedir import cache_dir
 from goescape.engine.codemod import Codemod
+from goescape.engine.console import Steps, no_steps
 from goescape.engine.errors import CalibrationFailed
 from goescape.engine.results import fewer_bytes
 from goescape.engine.toolchain import Toolchain
@@ -160,30 +161,32 @@ def calibrate(
     *,
     force: bool = False,
     cached_only: bool = False,
-    progress: Callable[[str], None] = lambda _msg: None,
+    progress: Steps = no_steps,
 ) -> list[Calibration]:
-    """Every pair's figures on this toolchain: from the cache when the pair has not changed."""
+    """Every pair's figures on this toolchain: from the cache when the pair has not changed.
+    `progress` hears how many of the pairs to measure are measured."""
     cache = _load_cache()
     mine = cache.get(tc.version)
     if not isinstance(mine, dict):
         mine = cache[tc.version] = {}
-    results: list[Calibration] = []
-    changed = False
+    found: dict[str, list[Calibration]] = {}  # pair → its rows, in the order of the pairs
+    stale: list[tuple[str, Path, str, str]] = []  # (codemod, pair, key, digest) to measure
     for codemod in codemods:
         for path in _pairs(codemod):
             key = f"{codemod.name}/{path.stem}"
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             entry = mine.get(key)
             if not force and isinstance(entry, dict) and entry.get("sha") == digest:
-                results += _from_json(entry.get("rows"))
-                continue
-            if cached_only:
-                continue
-            progress(f"calibrating {key} on {tc.version}")
-            rows = measure_pair(tc, codemod.name, path)
-            mine[key] = {"sha": digest, "rows": [asdict(r) for r in rows]}
-            results += rows
-            changed = True
+                found[key] = _from_json(entry.get("rows"))
+            elif not cached_only:
+                found[key] = []
+                stale.append((codemod.name, path, key, digest))
+    for done, (name, path, key, digest) in enumerate(stale):
+        progress(f"calibrating the codemods' benchmark pairs on {tc.version}", done, len(stale))
+        found[key] = measure_pair(tc, name, path)
+        mine[key] = {"sha": digest, "rows": [asdict(r) for r in found[key]]}
+    results = [row for rows in found.values() for row in rows]
+    changed = bool(stale)
     if changed:
         target = cache_file()
         target.parent.mkdir(parents=True, exist_ok=True)

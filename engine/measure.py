@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from goescape.engine.console import Steps, no_steps
 from goescape.engine.overlay import Overlay
 from goescape.engine.packages import Package
 from goescape.engine.parsing import SourceFile, parse_bytes
@@ -54,6 +55,7 @@ class Measurer:
     sources: Mapping[Path, SourceFile]
     render: Callable[[Sequence[Proposal]], tuple[dict[Path, bytes], str]]  # new file contents, or an error
     test_flags: tuple[str, ...] = ()  # e.g. ("-short",), given to every test run
+    progress: Steps = no_steps  # hears each test package measured, of how many
 
     def measure(self, proposals: Sequence[Proposal], files: Mapping[Path, bytes]) -> dict[Proposal, Measurement | str]:
         """Each proposal's measurement, or why it was not measured (one line)."""
@@ -66,7 +68,10 @@ class Measurer:
         names: dict[Proposal, list[tuple[str, str]]] = {p: [] for p in proposals}  # (package, runner)
         failures: dict[str, str] = {}
         dirs = {str(package.dir) for package in self.changed.values()}
-        for package in self.test_packages:
+        count = len(self.test_packages)
+        step = f"measuring allocations with the tests of {count} package{'' if count == 1 else 's'}"
+        for done, package in enumerate(self.test_packages):
+            self.progress(step, done, count)
             executions = self._coverage(package, proposals, targets)
             if isinstance(executions, str):
                 failures[package] = executions
@@ -111,6 +116,8 @@ class Measurer:
                 for p, n in benched.items() if isinstance(benched, dict) else ():
                     heat[p] += n
         names = {p: list(dict.fromkeys(found)) for p, found in names.items()}
+        if any(n.startswith("Benchmark") for found in names.values() for _, n in found):
+            self.progress("measuring allocations with the benchmarks that run the rewrites")
         benches = self._benchmarks(proposals, names, files)
         out: dict[Proposal, Measurement | str] = {}
         for p in proposals:

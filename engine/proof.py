@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from goescape.engine.benchmarks import Change
 from goescape.engine.benchmarks import compare as compare_benchmarks
+from goescape.engine.console import Steps, no_steps
 from goescape.engine.facts import EscapeFact
 from goescape.engine.goflags import overlay_files
 from goescape.engine.overlay import write_overlay
@@ -40,7 +41,7 @@ class Outcome:
 def verifier_for(
     session: Session,
     level: Level,
-    progress: Callable[[str], None] = lambda _msg: None,
+    progress: Steps = no_steps,
     *,
     measure: bool = True,
     test_flags: tuple[str, ...] = (),
@@ -66,7 +67,7 @@ def verify(
     session: Session,
     proposals: Sequence[Proposal | Skip],
     level: Level,
-    progress: Callable[[str], None] = lambda _msg: None,
+    progress: Steps = no_steps,
     *,
     measure: bool = True,
     test_flags: tuple[str, ...] = (),

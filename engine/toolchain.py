@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,16 +46,62 @@ class Toolchain:
     def run(
         self, args: Sequence[str], cwd: Path, *, input_text: str | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.go), *args],
-            cwd=cwd,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            input=input_text,
-            timeout=timeout,
-            check=False,
-        )
+        """`go ARGS` in `cwd`, its output captured, in a process group of its own: when goescape stops
+        (Ctrl-C, SIGTERM, a timeout) the whole group is stopped too (see `stop_group`).
+
+        The go command's work folder (GOTMPDIR) is a temporary folder of goescape's, removed after
+        each run: a `go build` stopped by a signal does not remove its own.
+        """
+        command = [str(self.go), *args]
+        env = self.environ()
+        with contextlib.ExitStack() as stack:
+            if not args or args[0] not in ("env", "version"):  # the work cache keys on what `go env` prints
+                work = tempfile.TemporaryDirectory(prefix="goescape-go-", dir=_gotmpdir(self.go, self.env))
+                env["GOTMPDIR"] = stack.enter_context(work)
+            with subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                process_group=0,
+            ) as proc:
+                try:
+                    stdout, stderr = proc.communicate(input_text, timeout=timeout)
+                except BaseException:
+                    stop_group(proc)
+                    raise
+        return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+@functools.cache
+def _gotmpdir(go: Path, env: tuple[tuple[str, str], ...]) -> str | None:
+    """The user's GOTMPDIR (environment or `go env -w`), where goescape's work folders for the go
+    command go too (a TMPDIR mounted noexec is why one sets it); None: the system's temporary folder."""
+    merged = dict(os.environ) | dict(env)
+    out = subprocess.run([str(go), "env", "GOTMPDIR"], capture_output=True, text=True, env=merged, check=False)
+    return out.stdout.strip() or None
+
+
+def stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Stop `proc` and everything it started (the compiler, a test binary), which share its group.
+
+    SIGINT first, as a terminal's Ctrl-C would send: the go command then removes its work folder
+    under TMPDIR, which SIGTERM or SIGKILL would leave behind. What still runs after `grace`
+    seconds is killed.
+    """
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.communicate(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # a straggler whose parent already exited
 
 
 def _probe(go: Path, env: tuple[tuple[str, str], ...] = ()) -> Toolchain | None:
@@ -171,3 +221,23 @@ def error_lines(stderr: str) -> list[str]:
 def first_error_line(stderr: str) -> str:
     """The first of error_lines(stderr), or "" when there is none."""
     return next(iter(error_lines(stderr)), "")
+
+
+# "...; to add it:" / "; to update it:" / "; to add:", followed by the command that does it.
+_TO_DO = re.compile(r"; to (\w+)(?: it)?:$")
+
+
+def go_error_line(text: str) -> str:
+    """The go command's error as one complete line: its first error line, with what it continues
+    on the next lines folded in (`...; to add it:` + `go get X` → `...; add it with `go get X``)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(_GO_CHATTER)]
+    if not lines:
+        return ""
+    line, rest = lines[0], lines[1:]
+    while line.endswith(":") and rest:
+        following = rest.pop(0)
+        if to_do := _TO_DO.search(line):
+            line = f"{line[: to_do.start()]}; {to_do.group(1)} it with `{following}`"
+        else:
+            line = f"{line} {following}"
+    return line
