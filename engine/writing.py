@@ -6,7 +6,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -46,16 +46,40 @@ def _as_found(path: Path, old: bytes) -> bool:
     return path.is_file() and path.read_bytes() == old
 
 
+def _temporary(path: Path, data: bytes, like: os.stat_result | None, *, times: bool = False) -> Path:
+    """`data` in a new file beside `path`, with the owner and mode of `like` (and with `times`, its
+    access and modification times); with no `like`, mode 0644 less the umask, as a new file gets."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if like is None:
+            os.chmod(name, 0o644 & ~_umask())
+            return Path(name)
+        # Someone else's file becomes ours where we may not give it away, as an editor's save makes it.
+        with suppress(PermissionError):  # before chmod: a change of owner clears the set-ID bits
+            os.chown(name, like.st_uid, like.st_gid)
+        os.chmod(name, like.st_mode & 0o7777)  # not mkstemp's 0600
+        if times:
+            os.utime(name, ns=(like.st_atime_ns, like.st_mtime_ns))
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
 def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
     """Replace each file's `old` bytes with `new`, atomically per file and all-or-nothing overall.
 
-    An empty `old` means a file that does not exist yet: it is created with mode 0644 less the
-    umask, and only if nothing has appeared at its path meanwhile. New contents go to temporary
-    files beside their targets first, then each is renamed over its target, all with Ctrl-C held
-    back. A failure, or an interrupt at any point before write_all returns, puts every file back and
-    removes every file it created and every temporary.
+    A file replaced keeps its mode and, where the process may give it, its owner. An empty `old`
+    means a file that does not exist yet: it is created with mode 0644 less the umask, and only if
+    nothing has appeared at its path meanwhile. New contents go to temporary files beside their
+    targets first, then each is renamed over its target, all with Ctrl-C held back. A failure, or an
+    interrupt at any point before write_all returns, puts every file back as it was (bytes, mode,
+    owner and modification time), and removes every file it created and every temporary.
     """
     temps: dict[Path, Path] = {}
+    found: dict[Path, os.stat_result] = {}
     done: list[Path] = []
     # Ctrl-C is held back until write_all returns, temporaries removed: one that arrives meanwhile
     # puts every file back, so the CLI's "no file was changed" is then true.
@@ -64,15 +88,16 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
             for path, (old, new) in changes.items():
                 if interrupted[0]:
                     break
-                if not _as_found(path, old):
-                    raise WriteFailed(
-                        "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
-                    )
-                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(new)
-                os.chmod(name, path.stat().st_mode & 0o7777 if old else 0o644 & ~_umask())
-                temps[path] = Path(name)
+                try:
+                    if not _as_found(path, old):
+                        raise WriteFailed(
+                            "changed on disk while goescape ran; nothing was written", path=path, hint="run again"
+                        )
+                    if old:
+                        found[path] = path.stat()
+                    temps[path] = _temporary(path, new, found.get(path))
+                except OSError as exc:
+                    raise WriteFailed(f"could not write ({exc.strerror}); no file was changed", path=path) from exc
             try:
                 for path, temp in temps.items():
                     if interrupted[0]:
@@ -80,24 +105,35 @@ def write_all(changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
                     os.replace(temp, path)
                     done.append(path)
             except OSError as exc:
-                _restore(done, changes)
-                raise WriteFailed(
-                    f"could not write ({exc.strerror}); every file was put back", path=exc.filename
-                ) from exc
+                _restore(done, changes, found)
+                raise WriteFailed(f"could not write ({exc.strerror}); every file was put back", path=path) from exc
         finally:
             for temp in temps.values():
                 temp.unlink(missing_ok=True)
         if interrupted[0]:
-            _restore(done, changes)
+            _restore(done, changes, found)
             raise KeyboardInterrupt
 
 
-def _restore(done: list[Path], changes: Mapping[Path, tuple[bytes, bytes]]) -> None:
+def _restore(
+    done: list[Path], changes: Mapping[Path, tuple[bytes, bytes]], found: Mapping[Path, os.stat_result]
+) -> None:
+    """Put back each file in `done` as `found`; raise WriteFailed naming those that could not be."""
+    lost: list[Path] = []
     for path in done:
-        if not changes[path][0]:  # it did not exist before
-            path.unlink(missing_ok=True)
+        try:
+            if path not in found:  # it did not exist before
+                path.unlink(missing_ok=True)
+                continue
+            temp = _temporary(path, changes[path][0], found[path], times=True)
+        except OSError:
+            lost.append(path)
             continue
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".goescape", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(changes[path][0])
-        os.replace(name, path)
+        try:
+            os.replace(temp, path)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            lost.append(path)
+    if lost:
+        more = f"; nor could {len(lost) - 1} more: {', '.join(map(str, lost[1:]))}" if len(lost) > 1 else ""
+        raise WriteFailed(f"could not be put back and holds goescape's rewrite{more}", path=lost[0])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,76 @@ def test_a_file_changed_on_disk_stops_everything(tmp_path: Path) -> None:
     assert all(p.read_bytes() == old for p, (old, _) in changes.items() if p != last)
     assert last.read_bytes() == b"edited by the user meanwhile\n"
     assert len(list(tmp_path.iterdir())) == 5
+
+
+def test_a_successful_write_keeps_each_file_s_mode_and_owner(tmp_path: Path) -> None:
+    changes = _files(tmp_path, 2)
+    (plain, script), owner = sorted(changes), (1234, 1234) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    for path, mode in ((plain, 0o664), (script, 0o755)):
+        os.chown(path, *owner)
+        path.chmod(mode)
+    write_all(changes)
+    assert all(path.read_bytes() == new for path, (_, new) in changes.items())
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (plain, script)] == [0o664, 0o755]
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in (plain, script)} == {owner}
+
+
+@pytest.fixture
+def immutable() -> Iterator[Callable[[Path], None]]:
+    """Makes a file immutable (chattr +i), so that a rename over it fails; undone afterwards."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i needs root and a filesystem that has it: {done.stderr.strip()}")
+        made.append(path)
+
+    try:
+        yield make
+    finally:
+        for path in made:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_failure_after_a_file_was_replaced_puts_back_its_bytes_mode_owner_and_time(
+    tmp_path: Path, immutable: Callable[[Path], None]
+) -> None:
+    """The second rename fails after the first replaced its file: the first is put back as it was,
+    not as mkstemp's 0600 file of the same bytes stamped now."""
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr")
+    changes = _files(tmp_path, 2)
+    first, second = changes
+    owner = (1234, 1234) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(first, *owner)
+    first.chmod(0o664)
+    os.utime(first, ns=(1_600_000_000_123_456_789, 1_600_000_000_987_654_321))
+    before = first.stat()
+    immutable(second)
+    with pytest.raises(WriteFailed, match="every file was put back") as failed:
+        write_all(changes)
+    assert failed.value.path == str(second)
+    after = first.stat()
+    assert first.read_bytes() == changes[first][0] and second.read_bytes() == changes[second][0]
+    assert stat.S_IMODE(after.st_mode) == 0o664
+    assert (after.st_uid, after.st_gid) == owner
+    assert after.st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in changes), "no temporary left"
+
+
+def test_a_temporary_that_cannot_be_made_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    changes = _files(tmp_path, 1)
+    [(first, (old, _))] = changes.items()
+    first.chmod(0o664)
+    before = first.stat()
+    gone = tmp_path / "removed meanwhile" / "a_guard_test.go"  # a file to create, in a folder no longer there
+    with pytest.raises(WriteFailed, match="no file was changed") as failed:
+        write_all({**changes, gone: (b"", b"package a\n")})
+    assert failed.value.path == str(gone)
+    assert first.read_bytes() == old and first.stat().st_mtime_ns == before.st_mtime_ns
+    assert stat.S_IMODE(first.stat().st_mode) == 0o664
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name], "no temporary left"
 
 
 def test_ctrl_c_during_the_swap_puts_every_file_back(tmp_path: Path) -> None:

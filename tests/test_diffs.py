@@ -1,0 +1,75 @@
+"""Diffs that `git apply` takes from wherever the user stands: paths from the repository's top level."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from goescape.engine.cli import main
+from goescape.engine.diffs import apply_root, unified_diff
+from goescape.engine.toolchain import Toolchain
+
+from .conftest import commit_all, git, git_repo
+
+FAST = ["--verify", "build", "--no-measure", "--codemod", "return-value"]
+REWRITTEN = [" M examples/cmd/shopd/main.go", " M examples/shop/shop.go"]
+
+
+def _apply(diff: str, cwd: Path) -> str:
+    """`git apply -v` of `diff` run in `cwd`; returns its stderr, where it names what it applied or skipped."""
+    done = subprocess.run(["git", "apply", "-v"], cwd=cwd, input=diff, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_a_module_in_a_subfolder_gets_a_diff_git_applies_from_the_module_and_from_the_top(
+    examples_copy: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = examples_copy.parent
+    git("init", "-q", cwd=repo)
+    commit_all(repo, "examples")
+    assert main(["fix", "-C", str(examples_copy), *FAST, "./..."]) == 0
+    diff = capsys.readouterr().out
+    assert "diff --git a/examples/shop/shop.go b/examples/shop/shop.go\n" in diff
+
+    # `goescape fix ./... | git apply` in the module's folder: git reads the paths from the top level.
+    err = _apply(diff, examples_copy)
+    assert "Skipped" not in err
+    assert sorted(git("status", "--porcelain", cwd=repo).splitlines()) == REWRITTEN
+    applied = {p: p.read_bytes() for p in examples_copy.rglob("*.go")}
+
+    # `goescape fix -C examples ./... | git apply` at the top level: the same diff, the same files.
+    git("checkout", "-q", ".", cwd=repo)
+    assert not git("status", "--porcelain", cwd=repo)
+    _apply(diff, repo)
+    assert {p: p.read_bytes() for p in examples_copy.rglob("*.go")} == applied
+
+
+def test_the_root_is_the_work_tree_s_top_also_in_a_worktree_whose_git_is_a_file(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", {"mod/a.go": "package a\n"})
+    git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
+    assert (tmp_path / "wt" / ".git").is_file()
+    assert apply_root(repo / "mod") == repo.resolve()
+    assert apply_root(tmp_path / "wt" / "mod") == (tmp_path / "wt").resolve()
+
+    wt_file = tmp_path / "wt" / "mod" / "a.go"
+    diff = unified_diff(wt_file, b"package a\n", b"package a // edited\n", apply_root(wt_file.parent))
+    assert diff.startswith("diff --git a/mod/a.go b/mod/a.go\n")
+    _apply(diff, wt_file.parent)
+    assert wt_file.read_text() == "package a // edited\n"
+    assert (repo / "mod" / "a.go").read_text() == "package a\n", "the main checkout is untouched"
+
+
+def test_outside_a_repository_paths_start_at_the_folder_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # whatever holds tmp_path is not asked
+    mod = tmp_path / "outer" / "mod"
+    (mod / "sub").mkdir(parents=True)
+    source = mod / "sub" / "a.go"
+    source.write_text("package a\n")
+    assert apply_root(mod) == mod
+    diff = unified_diff(source, b"package a\n", b"package a // edited\n", apply_root(mod))
+    assert diff.startswith("diff --git a/sub/a.go b/sub/a.go\n")
+    _apply(diff, mod)
+    assert source.read_text() == "package a // edited\n"
