@@ -78,16 +78,7 @@ def create_branch(
     repo = _repo(repo_dir)
     top = _top(repo)
     ref = f"refs/heads/{name}"
-    if name.startswith("-") or not _git_ok(repo, "check-ref-format", ref):
-        raise GoescapeError(f"{name!r} is not a valid branch name")
-    base = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-    if not base:
-        raise GoescapeError("HEAD has no commit to start a branch from", path=top)
-    old = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if old and not force:
-        raise GoescapeError(f"branch {name} exists; --force replaces it", path=top)
-    if old and f"branch {ref}" in str(repo.git.worktree("list", "--porcelain")).splitlines():
-        raise GoescapeError(f"branch {name} is checked out, so --force cannot replace it", hint="switch away first")
+    base, old = _start(repo, top, name, force)
     writes = [{_relative(path, top): data for path, data in group.files.items()} for group in groups]
     _refuse_uncommitted(repo, sorted({rel for files in writes for rel in files}))
 
@@ -95,6 +86,33 @@ def create_branch(
     tree = scratch / "tree"
     with _apart_from_caller():
         return _commit_groups(repo, top, name, ref, base, old, groups, writes, scratch, tree, check)
+
+
+def branch_can_be_made(repo_dir: Path, name: str, *, force: bool = False) -> None:
+    """Refuse now what create_branch would refuse before committing: no git repository, a name git
+    rejects, a HEAD without a commit, a branch that exists (without `force`) or is checked out."""
+    repo = _repo(repo_dir)
+    _start(repo, _top(repo), name, force)
+
+
+def _start(repo: Repo, top: Path, name: str, force: bool) -> tuple[str, str]:
+    """(base, old): the commit a branch `name` starts from (HEAD) and the one it points at now ("" if none)."""
+    ref = f"refs/heads/{name}"
+    if name.startswith("-") or not _git_ok(repo, "check-ref-format", ref):
+        raise GoescapeError(
+            f"{name!r} is not a valid branch name", hint="`git check-ref-format --branch NAME` says which are"
+        )
+    base = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if not base:
+        raise GoescapeError("HEAD has no commit to start a branch from", path=top, hint="commit once first")
+    old = _git_or_empty(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if old and not force:
+        raise GoescapeError(
+            f"branch {name} exists; --force replaces it", path=top, hint="or pass another --branch NAME"
+        )
+    if old and f"branch {ref}" in str(repo.git.worktree("list", "--porcelain")).splitlines():
+        raise GoescapeError(f"branch {name} is checked out, so --force cannot replace it", hint="switch away first")
+    return base, old
 
 
 def _commit_groups(

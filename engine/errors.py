@@ -74,3 +74,16 @@ class CalibrationFailed(GoescapeError):
         self.stderr = stderr
         first = next((ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("#")), "")
         super().__init__(message, path=path, hint=first.strip())
+
+
+class BaselineTestsFail(GoescapeError):
+    """The tests in scope fail before any rewrite, so --verify test could judge no rewrite."""
+
+    def __init__(self, packages: list[str], *, failure: str = "") -> None:
+        self.packages = packages
+        named = ", ".join(packages) if packages else "the packages in scope"
+        super().__init__(
+            f"the tests of {named} fail before any rewrite, so no rewrite could be verified; "
+            "fix them, or use --verify vet to check rewrites without tests",
+            hint=failure,
+        )

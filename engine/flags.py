@@ -164,7 +164,10 @@ _FIX_OPTIONS: list[Callable[[F], F]] = [
     click.option("--labels", default="", help="Comma-separated labels for the pull request."),
     click.option("--reviewers", default="", help="Comma-separated reviewers to request."),
     click.option(
-        "--dry-run", is_flag=True, help="Print the branch, the commits and the body; create and contact nothing."
+        "--dry-run",
+        is_flag=True,
+        help="Print the branch and its commits, and with --pr the remote, forge, base, draft, labels, reviewers, "
+        "title and body; create and contact nothing (no token needed).",
     ),
     click.option(
         "--bench",

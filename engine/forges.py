@@ -84,12 +84,21 @@ def authenticated(url: str, kind: str, token: str) -> str | None:
     return urllib.parse.urlunparse(parsed._replace(netloc=netloc))
 
 
-def guess_kind(host: str) -> str:
-    if "github" in host:
+def known_kind(host: str) -> str | None:
+    """The forge a host's name says it is (github, gitlab, or gitea for Gitea, Forgejo and Codeberg); None when it does not."""
+    name = host.lower()
+    if "github" in name:
         return "github"
-    if "gitlab" in host:
+    if "gitlab" in name:
         return "gitlab"
-    return "gitea"
+    if any(word in name for word in ("gitea", "forgejo", "codeberg")):
+        return "gitea"
+    return None
+
+
+def guess_kind(host: str) -> str:
+    """known_kind, else gitea (a campaign's self-hosted server)."""
+    return known_kind(host) or "gitea"
 
 
 def forge_for(kind: str, base_url: str, repo: str, token: str) -> Forge:

@@ -107,7 +107,10 @@ def remote_url(repo_dir: Path, remote: str) -> str:
     repo = _repo(repo_dir)
     names = [r.name for r in repo.remotes]
     if remote not in names:
-        raise GoescapeError(f"no remote {remote!r} (remotes: {', '.join(names) or 'none'})", hint="pass --remote NAME")
+        raise GoescapeError(
+            f"no remote {remote!r} (remotes: {', '.join(names) or 'none'})",
+            hint=f"add it with `git remote add {remote} URL`, or pass --remote NAME",
+        )
     return str(repo.remotes[remote].url)
 
 

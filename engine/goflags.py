@@ -8,7 +8,7 @@ from pathlib import Path
 
 from goescape.engine.errors import GoescapeError, PackageLoadError
 from goescape.engine.packages import _module_root
-from goescape.engine.toolchain import Toolchain
+from goescape.engine.toolchain import Toolchain, go_error_line
 
 
 def with_overlay(tc: Toolchain, file: Path) -> Toolchain:
@@ -96,9 +96,7 @@ def default_pgo(tc: Toolchain, cwd: Path) -> Path | None:
     # -find: names and folders only, no dependency loading.
     out = tc.run(["list", "-e", "-find", "-f", '{{if eq .Name "main"}}{{.Dir}}{{end}}', "./..."], root)
     if out.returncode != 0 and not out.stdout.strip():
-        raise PackageLoadError(
-            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list failed", path=root
-        )
+        raise PackageLoadError(go_error_line(out.stderr) or "go list failed", path=root)
     folders = {Path(line.strip()) for line in out.stdout.splitlines() if line.strip()}
     profiles = sorted(f / "default.pgo" for f in folders if (f / "default.pgo").is_file())
     # Copies of one profile (or links to it) compile alike: only different contents conflict.

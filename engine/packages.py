@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goescape.engine.errors import NotInModule, PackageLoadError
-from goescape.engine.toolchain import Toolchain, language_version
+from goescape.engine.toolchain import Toolchain, go_error_line, language_version
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str
     roots: set[Path] = set()
     resolved: list[str] = []
     for pattern in patterns:
+        if pattern.endswith(".go") and (cwd / pattern).is_file():
+            _refuse_file(pattern, cwd)
         recursive = pattern == "..." or pattern.endswith("/...")
         base = pattern.removesuffix("...").removesuffix("/") or "."
         directory = (cwd / base).resolve()
@@ -109,6 +111,24 @@ def resolve_patterns(patterns: Sequence[str], cwd: Path) -> tuple[Path, list[str
     return (roots.pop() if roots else cwd), resolved
 
 
+def _refuse_file(pattern: str, cwd: Path) -> None:
+    """A .go file named as a pattern: outside a module that is the problem; inside one, that
+    goescape (like `go build` of a module's packages) takes the package, not one of its files."""
+    folder = (cwd / pattern).resolve().parent
+    if _module_root(folder) is None:
+        raise NotInModule(
+            "not inside a Go module (no go.mod in its folder or any folder above)",
+            path=pattern,
+            hint="run `go mod init MODULE` there, or pass -C the module's folder",
+        )
+    rel = os.path.relpath(folder, cwd)
+    raise PackageLoadError(
+        "is a file; goescape works on packages",
+        path=pattern,
+        hint=f"name its package's folder instead: {'.' if rel == '.' else './' + rel}",
+    )
+
+
 def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Package]:
     """List the packages that resolved patterns name, run from `cwd` (see resolve_patterns).
 
@@ -119,9 +139,7 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
     """
     out = tc.run(["list", "-e", f"-json={_LIST_FIELDS}", *patterns], cwd)
     if out.returncode != 0 and not out.stdout.strip():
-        raise PackageLoadError(
-            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list failed", path=cwd
-        )
+        raise PackageLoadError(go_error_line(out.stderr) or "go list failed", path=cwd)
     lang = language_version(tc.version)
     packages: list[Package] = []
     for raw in _decode_stream(out.stdout):
@@ -134,10 +152,11 @@ def list_packages(tc: Toolchain, patterns: Sequence[str], cwd: Path) -> list[Pac
             # (`go build ./...` skips the folder, `go test ./...` runs its tests); named, it is.
             error = _load_error(raw)
             no_go = _no_go_message(raw)
+            name = str(raw.get("ImportPath"))
             if error and error != no_go:
-                raise PackageLoadError(error, path=str(raw.get("ImportPath")))
+                raise PackageLoadError(error, path=None if name in error else name)
             if not _by_wildcard(raw, patterns):
-                raise PackageLoadError(error or no_go, path=str(raw.get("ImportPath")))
+                raise PackageLoadError(error or no_go, path=None if name in (error or no_go) else name)
             if not tests:
                 continue
         packages.append(
@@ -169,7 +188,7 @@ def _load_error(raw: dict[str, object]) -> str:
     error = raw.get("Error")
     if not isinstance(error, dict):
         return ""
-    text = str(error.get("Err") or "cannot load package").splitlines()[0]
+    text = go_error_line(str(error.get("Err") or "")) or "cannot load package"
     pos = str(error.get("Pos") or "")
     return f"{pos}: {text}" if pos else text
 
@@ -217,9 +236,7 @@ def dependents_with_tests(tc: Toolchain, cwd: Path, patterns: Sequence[str], cha
     """
     out = tc.run(["list", "-e", "-test", "-json=ImportPath,Deps,ForTest,Match", *patterns], cwd)
     if out.returncode != 0 and not out.stdout.strip():
-        raise PackageLoadError(
-            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "go list -test failed", path=cwd
-        )
+        raise PackageLoadError(go_error_line(out.stderr) or "go list -test failed", path=cwd)
     entries = _decode_stream(out.stdout)
     # The patterns' own packages carry Match; their test variants (`p [p.test]`) carry ForTest too,
     # and the generated test mains (`p.test`) neither.

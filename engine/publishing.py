@@ -4,19 +4,85 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.branches import create_branch, go_check
+from goescape.engine.branches import branch_can_be_made, create_branch, go_check
 from goescape.engine.commits import CommitGroup, group_results, guard_commit
-from goescape.engine.console import Console, console
-from goescape.engine.forges import TOKENS, Spec, authenticated, forge_for, guess_kind, parse_remote, pull_request_body
-from goescape.engine.git import current_branch, push, remote_url
+from goescape.engine.console import Console
+from goescape.engine.forges import (
+    TOKENS,
+    ForgeError,
+    Spec,
+    authenticated,
+    forge_for,
+    known_kind,
+    parse_remote,
+    pull_request_body,
+)
+from goescape.engine.git import current_branch, push, remote_url, repository_top
+from goescape.engine.packages import resolve_patterns
 from goescape.engine.proof import final_contents
 from goescape.engine.proposals import Proposal
-from goescape.engine.request import Publication
+from goescape.engine.request import FixRequest, Publication
 from goescape.engine.results import Result, Verified
 from goescape.engine.session import Session
+
+
+@dataclass(frozen=True)
+class PullRequestTarget:
+    """Where a pull request goes: the remote pushed to, the forge behind it, and the branch it targets."""
+
+    remote: str
+    url: str  # the remote's URL as configured (shown only without credentials)
+    forge: str  # github, gitlab or gitea
+    server: str  # the forge's URL
+    repo: str  # owner/name (a GitLab group path may have more parts)
+    base: str
+
+    @property
+    def token_variable(self) -> str:
+        return TOKENS[self.forge]
+
+
+def pull_request_target(top: Path, pub: Publication) -> PullRequestTarget:
+    """The remote, forge and base a pull request from the repository at `top` would use; asks
+    nothing of the network. Errors: no such remote, a forge that neither the URL nor --forge names,
+    a detached HEAD without --base."""
+    url = remote_url(top, pub.remote)
+    host, repo = parse_remote(url)
+    server = (pub.base_url or host).rstrip("/")
+    kind = pub.forge or known_kind(server)
+    if kind is None:
+        raise ForgeError(
+            f"cannot tell which forge {server} (remote {pub.remote}) is", hint="pass --forge github, gitlab or gitea"
+        )
+    return PullRequestTarget(pub.remote, url, kind, server, repo, pub.base or current_branch(top))
+
+
+def preflight(request: FixRequest) -> None:
+    """Refuse, before any go command runs, a branch or pull request that publish would refuse only
+    after verification: no git repository, a branch name git rejects or that exists (without
+    --force), and with --pr no such remote, an unknown forge or (unless --dry-run) no token.
+    Reads the repository and the environment only; creates nothing."""
+    pub = request.publication
+    if pub is None:
+        return
+    target = request.target
+    folder = target.cwd if target.all_modules else resolve_patterns(target.patterns or ("./...",), target.cwd)[0]
+    top = repository_top(folder)
+    branch_can_be_made(top, pub.branch, force=pub.force)
+    if not pub.pr:
+        return
+    where = pull_request_target(top, pub)
+    if not pub.dry_run and not os.environ.get(where.token_variable):
+        raise ForgeError(
+            f"no {where.token_variable} for the pull request on {where.server} (remote {where.remote})",
+            hint=f"set {where.token_variable} to a token that may push and open pull requests, or preview with --dry-run",
+        )
 
 
 def reproduce(argv: Sequence[str]) -> str:
@@ -71,15 +137,14 @@ def publish(
     body = pull_request_body(verified, session.tc.version, go_line, command, top)
     title = f"goescape: fewer heap allocations ({len(verified)} rewrites)"
     if pub.dry_run:
-        out = console()
-        out.print(f"branch {pub.branch} ({len(groups)} commits)", markup=False)
-        for group in groups:
-            out.rule()
-            out.print(group.message(), markup=False, highlight=False)
+        # Plain text, never wrapped: a Markdown table row wrapped at a console's width is broken.
+        rule = "-" * 72 + "\n"
+        shown = [f"branch {pub.branch} ({len(groups)} commit{'' if len(groups) == 1 else 's'})\n"]
+        shown += [rule + group.message().rstrip("\n") + "\n" for group in groups]
         if pub.pr:
-            out.rule("pull request")
-            out.print(title, markup=False)
-            out.print(body, markup=False, highlight=False)
+            shown.append(rule + _dry_run_pull_request(pull_request_target(top, pub), pub, title, body))
+        sys.stdout.write("".join(shown))
+        sys.stdout.flush()
         return None
     with err.status(f"building and testing branch {pub.branch}", spinner="dots"):
         changed = [here for here, results in runs if any(isinstance(r, Verified) for r in results)]
@@ -101,23 +166,45 @@ def publish(
     }
     if not pub.pr:
         return made
-    url = remote_url(top, pub.remote)
-    host, repo = parse_remote(url)
-    kind = pub.forge or guess_kind(pub.base_url or host)
-    token = os.environ.get(TOKENS[kind], "")
-    forge_client = forge_for(kind, pub.base_url or host, repo, token)  # refuses a missing token before pushing
-    push(top, pub.remote, branch.name, url=authenticated(url, kind, token))
-    spec = Spec(
-        title,
-        body,
-        branch.name,
-        pub.base or current_branch(top),
-        pub.draft,
-        pub.labels,
-        pub.reviewers,
-    )
+    where = pull_request_target(top, pub)
+    kind, token = where.forge, os.environ.get(where.token_variable, "")
+    forge_client = forge_for(kind, where.server, where.repo, token)  # refuses a missing token before pushing
+    push(top, pub.remote, branch.name, url=authenticated(where.url, kind, token))
+    spec = Spec(title, body, branch.name, where.base, pub.draft, pub.labels, pub.reviewers)
     with err.status(f"publishing to {kind}", spinner="dots"):
         published = forge_client.publish(spec)
     verb = "opened" if published.created else "updated"
     err.print(f"{verb} pull request #{published.number} {published.url}")
     return made | {"pull_request": {"number": published.number, "url": published.url, "created": published.created}}
+
+
+def _dry_run_pull_request(where: PullRequestTarget, pub: Publication, title: str, body: str) -> str:
+    """What `--pr --dry-run` would send, and where: one `name: value` line each, then the body as is."""
+    token = (
+        f"{where.token_variable} is set"
+        if os.environ.get(where.token_variable)
+        else f"{where.token_variable} is not set (a run without --dry-run refuses)"
+    )
+    lines = [
+        "pull request (not opened: --dry-run)",
+        f"remote: {where.remote} {_without_credentials(where.url)}",
+        f"forge: {where.forge} {where.server}",
+        f"repository: {where.repo}",
+        f"head: {pub.branch}",
+        f"base: {where.base}",
+        f"draft: {'yes' if pub.draft else 'no'}",
+        f"labels: {', '.join(pub.labels) or 'none'}",
+        f"reviewers: {', '.join(pub.reviewers) or 'none'}",
+        f"token: {token}",
+        f"title: {title}",
+        "",
+    ]
+    return "\n".join(lines) + body
+
+
+def _without_credentials(url: str) -> str:
+    """A remote URL as it may be shown: a user and token in it (a CI's checkout) left out."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or "@" not in parsed.netloc:
+        return url
+    return urllib.parse.urlunparse(parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from goescape.engine.errors import BaselineTestsFail
 from goescape.engine.facts import EscapeFact
 from goescape.engine.proposals import Proposal, Skip
+
+# How verification words the rejection of a rewrite whose tests failed before any rewrite.
+BASELINE_TESTS_FAIL = "the tests in scope already fail without any rewrite"
 
 
 class Level(enum.StrEnum):
@@ -146,3 +152,24 @@ def verdict(
         why = f"unproven: only fewer allocations at run time prove it, and {measured}; left out of the diff"
         return Rejected(p, Stage.ALLOCS, why)
     return Verified(p, gone, checks, unmeasured=measured)
+
+
+def refuse_failing_baseline(results: Iterable[Result]) -> None:
+    """Refuse, as a BaselineTestsFail, a fix that verified nothing because the tests in scope fail
+    before any rewrite: every proposal saying so would hide that nothing was ever judged.
+    A run that verified some rewrites is reported as usual, those rejections among its results."""
+    listed = list(results)
+    if any(isinstance(r, Verified) for r in listed):
+        return
+    failed = [
+        r
+        for r in listed
+        if isinstance(r, Rejected) and r.stage is Stage.TEST and r.reason.startswith(BASELINE_TESTS_FAIL)
+    ]
+    if not failed:
+        return
+    details = "\n".join(r.details for r in failed)
+    # `go test` ends each failing package with "FAIL\t<import path>\t<time>" (or "[build failed]").
+    packages = sorted({m.group(1) for m in re.finditer(r"^FAIL[ \t]+(\S+)", details, re.MULTILINE)})
+    first = next((ln.strip() for ln in details.splitlines() if ln.startswith(("--- FAIL", "panic:"))), "")
+    raise BaselineTestsFail(packages or sorted({r.proposal.package for r in failed}), failure=first)

@@ -48,6 +48,7 @@ def test_dry_run_prints_branch_commits_and_body_and_makes_nothing(
     examples_copy: Path, toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = _repo(examples_copy)
+    git("remote", "add", "origin", "https://github.com/acme/shop.git", cwd=repo)  # the dry run shows where it goes
     assert main(["fix", "-C", str(repo), "--pr", "--dry-run", *FAST, "./..."]) == 0
     out = capsys.readouterr().out
     assert "branch goescape/fix" in out and MARKER in out and "| file | function |" in out
