@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -12,7 +11,7 @@ from typing import Any
 
 import click
 
-from goescape.engine import STOPPED, __version__, flags
+from goescape.engine import STOPPED, STOPPED_BY_SIGTERM, __version__, flags, sigterm_as_interrupt, terminated
 from goescape.engine.errors import GoescapeError
 from goescape.engine.request import check_request, fix_request, scan_request
 
@@ -34,7 +33,18 @@ class _Commands(click.Group):
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="goescape")
 def cli() -> None:
-    """Remove the heap allocations Go's escape analysis reports, each rewrite proven by the compiler."""
+    """Remove the heap allocations Go's escape analysis reports, each rewrite proven by the compiler.
+
+    \b
+    Examples, one per command (`goescape COMMAND --help` shows more):
+        goescape scan ./...
+        goescape fix ./...
+        goescape check ./... --base merge-base:origin/main
+        goescape calibrate
+        goescape list
+        goescape config
+        goescape campaign run repos.txt --dir campaign --workers 2
+    """
 
 
 @cli.command("scan")
@@ -54,11 +64,14 @@ def scan_cmd(**given: Any) -> None:
         goescape scan ./... --format sarif=escapes.sarif --format text
         goescape scan --all-modules
     """
+    from goescape.engine.console import Progress
     from goescape.engine.delivery import deliver_scan
     from goescape.engine.runner import run_scan
 
     request = scan_request(given)
-    deliver_scan(request, run_scan(request))
+    with Progress() as progress:  # on stderr: stdout is the report's alone
+        scans = run_scan(request, progress=progress)
+    deliver_scan(request, scans)
 
 
 @cli.command("check")
@@ -107,10 +120,12 @@ def fix_cmd(**given: Any) -> None:
         goescape fix ./... --interactive
         goescape fix ./... --branch goescape/allocs --commit-per package
         GITHUB_TOKEN=... goescape fix ./... --pr --labels performance --draft
+        goescape fix ./... --pr --dry-run
         goescape fix ./... --write --guard
     """
-    from goescape.engine.console import console
+    from goescape.engine.console import Progress
     from goescape.engine.delivery import deliver_fix
+    from goescape.engine.results import refuse_failing_baseline
     from goescape.engine.runner import run_fix
 
     argv = (click.get_current_context().find_root().obj or {}).get("argv", sys.argv[1:])
@@ -119,10 +134,13 @@ def fix_cmd(**given: Any) -> None:
         from goescape.engine.review import ensure_terminal
 
         ensure_terminal()  # refuse before minutes of verification, not after
-    err = console(stderr=True)
-    with err.status("verifying", spinner="dots") as status:
-        announce = functools.partial(err.print, markup=False, highlight=False)
-        tc, runs = run_fix(request, progress=lambda msg: status.update(msg), announce=announce)
+    if request.publication is not None:
+        from goescape.engine.publishing import preflight
+
+        preflight(request)  # likewise a branch or pull request that could not be made: before any go command
+    with Progress() as progress:
+        tc, runs = run_fix(request, progress=progress, announce=progress.print)
+    refuse_failing_baseline(r for run in runs for r in run.results)  # exit 2: nothing could be judged
     if deliver_fix(request, tc, runs):
         raise SystemExit(1)
 
@@ -143,14 +161,14 @@ def calibrate_cmd(codemod_names: tuple[str, ...], force: bool, go: str | None, a
     from goescape.engine import json_report, report
     from goescape.engine.calibration import calibrate, unprofitable
     from goescape.engine.codemod import load_codemods
-    from goescape.engine.console import console
+    from goescape.engine.console import Progress, console
     from goescape.engine.runner import select
     from goescape.engine.toolchain import find_toolchain
 
     tc = find_toolchain(go)
     codemods = select(codemod_names) if codemod_names else load_codemods()
-    with console(stderr=True).status("calibrating", spinner="dots") as status:
-        rows = calibrate(tc, codemods, force=force, progress=lambda msg: status.update(msg))
+    with Progress() as progress:
+        rows = calibrate(tc, codemods, force=force, progress=progress)
     off = unprofitable(rows)
     if as_json:
         click.echo(
@@ -225,16 +243,18 @@ def list_cmd(as_json: bool, markdown: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run goescape; returns the exit status (0 fine, 1 changes found with --check, 2 errors)."""
+    """Run goescape; returns the exit status (0 fine, 1 changes found with --check, 2 errors; 130
+    stopped by Ctrl-C, 143 by SIGTERM, which stops it the same way: temporaries removed, no file changed)."""
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=args, prog_name="goescape", standalone_mode=False, obj={"argv": args})
+        with sigterm_as_interrupt():
+            cli.main(args=args, prog_name="goescape", standalone_mode=False, obj={"argv": args})
     except GoescapeError as exc:
         click.echo(f"goescape: {exc.line()}", err=True)
         return 2
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo(STOPPED, err=True)
-        return 130
+        return STOPPED_BY_SIGTERM if terminated() else 130
     except click.exceptions.ClickException as exc:
         exc.show()
         return 2

@@ -17,7 +17,7 @@ from goescape.engine.codemod import Codemod
 from goescape.engine.console import Console, Table, captured, console
 from goescape.engine.destinations import Destination
 from goescape.engine.destinations import emit as emit_all
-from goescape.engine.diffs import colour, unified_diff, unified_diffs
+from goescape.engine.diffs import apply_root, colour, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
 from goescape.engine.errors import GoescapeError
 from goescape.engine.findings import fix_findings, scan_findings
@@ -89,23 +89,25 @@ def deliver_scan(request: ScanRequest, scans: Sequence[Scan]) -> None:
     def payload() -> object:
         if not request.target.all_modules:
             one = scans[0]
-            return json_report.scan_json(one.items, cwd, one.go_version, one.shares, one.pgo)
+            return json_report.scan_json(one.items, cwd, one.go_version, one.shares, one.pgo, one.packages)
         modules = [
             {
                 "module": s.module.path,
                 "folder": s.module.relative(cwd),
-                **json_report.scan_json(s.items, cwd, version, s.shares, s.pgo),
+                **json_report.scan_json(s.items, cwd, version, s.shares, s.pgo, s.packages),
             }
             for s in scans
             if s.module is not None
         ]
-        return {"version": json_report.JSON_VERSION, "command": "scan", "go_version": version, "modules": modules}
+        return json_report.head("scan", version) | {"modules": modules}
 
     def tables(out: Console) -> None:
         for s in scans:
             if s.module is not None:
                 out.print(f"module {s.module.path} ({s.module.relative(cwd)})", markup=False, highlight=False)
-            report.scan_tables(out, s.items, cwd, s.go_version + (f" -pgo={s.pgo}" if s.pgo else ""), s.shares)
+            report.scan_tables(
+                out, s.items, cwd, s.go_version + (f" -pgo={s.pgo}" if s.pgo else ""), s.shares, s.packages
+            )
 
     emit(
         request.destinations,
@@ -124,6 +126,7 @@ def review(request: FixRequest, run: FixRun) -> FixRun:
     from goescape.engine.review import review as ask  # questionary: only --interactive pays its import
 
     session = run.session
+    root = apply_root(request.target.cwd)
     verifier = verifier_for(session, request.level, measure=request.measure, test_flags=request.test_flags)
     try:
 
@@ -133,9 +136,7 @@ def review(request: FixRequest, run: FixRun) -> FixRun:
         def diff_of(p: Proposal) -> str:
             # Every file the proposal edits: errors-sentinel's shared sentinel edits several.
             paths = sorted(p.files | {path for path, _ in p.add_imports})
-            return "".join(
-                unified_diff(path, session.sources[path].data, text(p, path), request.target.cwd) for path in paths
-            )
+            return "".join(unified_diff(path, session.sources[path].data, text(p, path), root) for path in paths)
 
         chosen = ask(
             run.verified(),
@@ -180,7 +181,9 @@ def deliver_fix(request: FixRequest, tc: Toolchain, runs: list[FixRun]) -> int:
         where = cwd if request.target.all_modules else session.cwd
         made = publish(done, where, request.publication, err, guard_files)
         write = False
-    diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), cwd)
+    # Paths from the repository's top level, as `git diff` writes them: `git apply` reads them from
+    # there whichever folder of the work tree it runs in.
+    diff = unified_diffs(((p, old, new) for p, (old, new) in changes.items()), apply_root(cwd)) if changes else ""
     if request.write_overlay:
         request.write_overlay.mkdir(parents=True, exist_ok=True)
         written, _ = write_overlay(
@@ -247,7 +250,7 @@ def fix_document(
             "escapes": {"before": len(run.outcome.before), "after": len(run.outcome.after)},
         }
 
-    head: dict[str, object] = {"version": json_report.JSON_VERSION, "command": "fix", "go_version": go_version}
+    head: dict[str, object] = json_report.head("fix", go_version)
     if branch:
         head |= {"branch": branch}
     if request.target.all_modules:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +11,44 @@ from goescape.engine.benchmarks import Change
 from goescape.engine.calibration import Calibration
 from goescape.engine.directives import Directive
 from goescape.engine.facts import Class, Classified, EscapeFact
+from goescape.engine.formats import kind_rule
 from goescape.engine.gate import Escape, Verdict
+from goescape.engine.packages import Package
 from goescape.engine.proposals import Proposal
-from goescape.engine.report import _proposal_of, _rel
-from goescape.engine.results import Measurement, Rejected, Result, Verified
+from goescape.engine.report import _proposal_of, _rel, module_roots, own
+from goescape.engine.results import Measurement, Rejected, Result, Skipped, Verified
 
-# The JSON reports' shape: a reader checks this before reading further (bumped when a key changes meaning).
-JSON_VERSION = 1
+# The JSON reports' shape, which engine/schema/report.schema.json describes: a reader checks it before
+# reading further. It goes up when a key is renamed or removed or changes meaning; new keys keep it.
+SCHEMA_VERSION = 1
+
+SCHEMA_FILE = Path(__file__).parent / "schema" / "report.schema.json"
+
+# Stable identifiers of the classes, for machines; `Class.value` is the text people read.
+CLASS_ID: Mapping[Class, str] = {
+    Class.CODEMOD: "addressed-by-codemod",
+    Class.INLINED: "inlined-callee",
+    Class.CONSTANT: "constant-no-allocation",
+    Class.DUPLICATE: "duplicate",
+    Class.NO_REWRITE: "no-known-rewrite",
+}
+
+
+def head(command: str, go_version: str) -> dict[str, Any]:
+    """The keys every report opens with: its schema's version, the command and the Go toolchain."""
+    return {"schema_version": SCHEMA_VERSION, "command": command, "go_version": go_version}
 
 
 def fact_json(fact: EscapeFact, cwd: Path) -> dict[str, Any]:
+    """An escape: `kind` is a stable id (the SARIF rule's: "moved-to-heap"), `kind_text` the compiler's words."""
     return {
         "package": fact.package,
         "file": _rel(fact.path, cwd),
         "line": fact.line,
         "column": fact.column,
         "offset": fact.offset,
-        "kind": fact.kind.value,
+        "kind": kind_rule(fact.kind),
+        "kind_text": fact.kind.value,
         "expr": fact.expr,
         "function": fact.function,
         "message": fact.message,
@@ -37,20 +58,30 @@ def fact_json(fact: EscapeFact, cwd: Path) -> dict[str, Any]:
 
 
 def scan_json(
-    items: Sequence[Classified], cwd: Path, go_version: str, shares: dict[int, float] | None = None, pgo: str = ""
+    items: Sequence[Classified],
+    cwd: Path,
+    go_version: str,
+    shares: dict[int, float] | None = None,
+    pgo: str = "",
+    packages: Sequence[Package] = (),
 ) -> dict[str, Any]:
-    totals = Counter(item.cls.value for item in items)
+    """Every escape, in the user's own code or not (`in_module`: below `report.module_roots`), and counts per class."""
+    totals = Counter(CLASS_ID[item.cls] for item in items)
+    roots = module_roots(cwd, packages)
 
-    def extra(item: Classified) -> dict[str, float]:
-        return {"share": shares.get(id(item), 0.0)} if shares is not None else {}
+    def escape(item: Classified) -> dict[str, Any]:
+        return fact_json(item.fact, cwd) | {
+            "class": CLASS_ID[item.cls],
+            "class_text": item.cls.value,
+            "detail": item.detail,
+            "in_module": own(item, roots),
+            "share": shares.get(id(item), 0.0) if shares is not None else None,
+        }
 
-    return {
-        "version": JSON_VERSION,
-        "command": "scan",
-        "go_version": go_version,
+    return head("scan", go_version) | {
         "pgo": pgo or None,
-        "escapes": [{**fact_json(i.fact, cwd), "class": i.cls.value, "detail": i.detail, **extra(i)} for i in items],
-        "totals": {cls.value: totals.get(cls.value, 0) for cls in Class} | {"total": len(items)},
+        "escapes": [escape(i) for i in items],
+        "totals": {cls_id: totals.get(cls_id, 0) for cls_id in CLASS_ID.values()} | {"total": len(items)},
     }
 
 
@@ -73,35 +104,31 @@ def measurement_json(m: Measurement | None) -> dict[str, Any] | None:
 
 
 def result_json(result: Result, cwd: Path, shares: dict[int, float] | None = None) -> dict[str, Any]:
+    """One proposal's result, with the same keys whatever the outcome: null (or empty) where one does not apply."""
     p = _proposal_of(result)
-    base: dict[str, Any] = {"share": shares.get(id(p), 0.0)} if shares is not None else {}
-    base |= {
+    proposal = p if isinstance(p, Proposal) else None
+    verified = result if isinstance(result, Verified) else None
+    rejected = result if isinstance(result, Rejected) else None
+    skipped = result if isinstance(result, Skipped) else None
+    return {
+        "result": "verified" if verified else "rejected" if rejected else "skipped",
         "codemod": p.codemod,
+        "pattern": (proposal.pattern or None) if proposal else None,
         "file": _rel(p.path, cwd),
         "line": p.line,
         "function": p.function,
+        "share": shares.get(id(p), 0.0) if shares is not None else None,
         "targets": [fact_json(t, cwd) for t in p.targets],
+        "equivalence": proposal.equivalence_text() if proposal else None,
+        "rationale": proposal.rationale if proposal else None,
+        "removed": [fact_json(t, cwd) for t in verified.removed] if verified else [],
+        "measurement": measurement_json(verified.measurement) if verified else None,
+        "not_measured": verified.unmeasured if verified and verified.measurement is None else None,
+        "checks": list(verified.checks) if verified else [],
+        "stage": rejected.stage.value if rejected else None,
+        "reason": rejected.reason if rejected else skipped.skip.reason if skipped else None,
+        "details": rejected.details if rejected else None,
     }
-    if isinstance(p, Proposal):
-        base["equivalence"] = p.equivalence_text()
-    if isinstance(result, Verified):
-        return base | {
-            "result": "verified",
-            "rationale": result.proposal.rationale,
-            "removed": [fact_json(t, cwd) for t in result.removed],
-            "measurement": measurement_json(result.measurement),
-            "not_measured": result.unmeasured if result.measurement is None else "",
-            "checks": list(result.checks),
-        }
-    if isinstance(result, Rejected):
-        return base | {
-            "result": "rejected",
-            "rationale": result.proposal.rationale,
-            "stage": result.stage.value,
-            "reason": result.reason,
-            "details": result.details,
-        }
-    return base | {"result": "skipped", "reason": result.skip.reason}
 
 
 def calibration_json(rows: Sequence[Calibration], off: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
@@ -132,8 +159,10 @@ def change_json(c: Change) -> dict[str, Any]:
     }
 
 
-def _escape_json(e: Escape, root: Path) -> dict[str, Any]:
-    return fact_json(e.fact, root) | {"fingerprint": e.fingerprint, "occurrence": e.occurrence}
+def _escape_json(e: Escape, root: Path, by: Directive | None = None) -> dict[str, Any]:
+    """An escape the gate counted, with the directive that forbids or ignores it (null for none)."""
+    directive = _directive_json(by, root) if by is not None else None
+    return fact_json(e.fact, root) | {"fingerprint": e.fingerprint, "occurrence": e.occurrence, "by": directive}
 
 
 def _directive_json(d: Directive, root: Path) -> dict[str, Any]:
@@ -142,16 +171,13 @@ def _directive_json(d: Directive, root: Path) -> dict[str, Any]:
 
 def check_json(verdict: Verdict, root: Path, go_version: str, pgo: str) -> dict[str, Any]:
     """The gate's report: what failed it, what was silenced, and what it compared against."""
-    return {
-        "version": JSON_VERSION,
-        "command": "check",
-        "go_version": go_version,
+    return head("check", go_version) | {
         "pgo": pgo or None,
         "against": verdict.against or None,
         "failed": verdict.failed,
         "new": [_escape_json(e, root) for e in verdict.new],
-        "forbidden": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.forbidden],
-        "ignored": [_escape_json(e, root) | {"by": _directive_json(d, root)} for e, d in verdict.ignored],
+        "forbidden": [_escape_json(e, root, d) for e, d in verdict.forbidden],
+        "ignored": [_escape_json(e, root, d) for e, d in verdict.ignored],
         "cold": [_escape_json(e, root) for e in verdict.cold],
         "unused_ignores": [_directive_json(d, root) for d in verdict.unused],
         "counted": len(verdict.escapes),

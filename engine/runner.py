@@ -13,6 +13,7 @@ from pathlib import Path
 from goescape.engine.cachedir import cache_dir
 from goescape.engine.calibration import calibrate, unprofitable
 from goescape.engine.codemod import Codemod, Options, load_codemods
+from goescape.engine.console import Steps, no_steps
 from goescape.engine.diffs import display_path
 from goescape.engine.directives import directives, honoured
 from goescape.engine.errors import GoescapeError
@@ -20,6 +21,7 @@ from goescape.engine.facts import Classified
 from goescape.engine.globs import excluded
 from goescape.engine.goflags import default_pgo, overlay_files, pgo_file, with_overlay, with_pgo
 from goescape.engine.modules import Module, find_modules
+from goescape.engine.packages import Package
 from goescape.engine.parsing import use_overlay
 from goescape.engine.profiles import load_profile, rank
 from goescape.engine.proof import Outcome, drop_unprofitable, final_contents, verify
@@ -30,7 +32,7 @@ from goescape.engine.session import Session, classify_session, load, propose
 from goescape.engine.toolchain import Toolchain, find_toolchain
 from goescape.engine.workcache import WorkCache
 
-Progress = Callable[[str], None]
+Announce = Callable[[str], None]
 
 
 def toolchain_for(target: Target, where: Path | None = None) -> Toolchain:
@@ -94,24 +96,29 @@ class Scan:
     items: list[Classified]
     shares: dict[int, float] | None  # id(item) → share of the profile, with --profile
     pgo: str
+    packages: tuple[Package, ...] = ()  # the packages compiled: their modules' folders hold the user's own code
 
 
-def run_scan(request: ScanRequest) -> list[Scan]:
-    """Compile, propose and classify every escape, in each place; ranked by the profile if given."""
+def run_scan(request: ScanRequest, progress: Steps = no_steps) -> list[Scan]:
+    """Compile, propose and classify every escape, in each place; ranked by the profile if given.
+    `progress` hears each step."""
     target, scans = request.target, []
     for module, where, wanted in places(target):
         tc = toolchain_for(target, where)
+        # Read before compiling: a file that is no profile is refused before any long work.
+        profile = load_profile(tc, (target.cwd / target.profile).resolve()) if target.profile else None
+        progress(_compiling(module, wanted))
         session = load(tc, wanted, where, include_generated=request.include_generated, cache=work_cache(target))
+        progress(_proposing(session))
         proposals = propose(session, select(()), Options(), check_gofmt=False)
         items = [
             i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, target.exclude)
         ]
         shares: dict[int, float] | None = None
-        if target.profile:
-            profile = load_profile(tc, (target.cwd / target.profile).resolve())
+        if profile is not None:
             shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
             items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= target.min_share]
-        scans.append(Scan(module, tc.version, items, shares, pgo_text(tc, session.cwd)))
+        scans.append(Scan(module, tc.version, items, shares, pgo_text(tc, session.cwd), session.packages))
     return scans
 
 
@@ -135,10 +142,11 @@ class FixRun:
 
 
 def run_fix(
-    request: FixRequest, progress: Progress = lambda _msg: None, announce: Progress = lambda _msg: None
+    request: FixRequest, progress: Steps = no_steps, announce: Announce = lambda _msg: None
 ) -> tuple[Toolchain, list[FixRun]]:
     """Propose, rank, calibrate and verify in each place; returns the toolchain and one run per place.
-    `progress` hears each step (a spinner's text); `announce` each module of --all-modules (a line).
+    `progress` hears each step (compile, propose, calibrate, each stage of verification, with how
+    many of how many where it counts); `announce` each module of --all-modules (a line of its own).
 
     Errors: GoescapeError (and its kinds) for what the user can fix, raised before any verification
     when the request itself is wrong (an overlay with --write, an unknown codemod).
@@ -172,7 +180,11 @@ def run_fix(
         here = tc if module is None else toolchain_for(target, where)
         if module is not None:
             announce(f"module {module.path} ({module.relative(target.cwd)})")
+        # Read before compiling: a file that is no profile is refused before any long work.
+        profile = load_profile(here, (target.cwd / target.profile).resolve()) if target.profile else None
+        progress(_compiling(module, wanted))
         session = load(here, wanted, where, cache=work_cache(target))
+        progress(_proposing(session))
         proposals = [
             _left_out(p, target.exclude) if excluded(p.path, session.cwd, target.exclude) else p
             for p in propose(session, codemods, request.options)
@@ -180,9 +192,8 @@ def run_fix(
         files = {p.path for p in proposals} | {t.path for p in proposals for t in p.targets if t.path.is_file()}
         proposals = honoured(proposals, directives(files))
         shares: dict[int, float] | None = None
-        if target.profile:
+        if profile is not None:
             # Rank before verifying: what --min-share drops is never compiled, tested or measured.
-            profile = load_profile(here, (target.cwd / target.profile).resolve())
             proposals, shares = rank(proposals, profile, target.min_share / 100)
         if not request.all_patterns and any(isinstance(p, Proposal) for p in proposals):
             proposals = drop_unprofitable(proposals, unprofitable(calibrate(here, codemods, progress=progress)))
@@ -191,6 +202,15 @@ def run_fix(
         )
         runs.append(FixRun(module, session, outcome, outcome.results, shares, pgo_text(here, session.cwd)))
     return tc, runs
+
+
+def _compiling(module: Module | None, wanted: Sequence[str]) -> str:
+    return f"compiling {' '.join(wanted)}" + (f" of {module.path}" if module else "") + " with escape diagnostics"
+
+
+def _proposing(session: Session) -> str:
+    count = len(session.packages)
+    return f"proposing rewrites in {count} package{'' if count == 1 else 's'}"
 
 
 def _left_out(p: Proposal | Skip, exclude: Sequence[str]) -> Skip:

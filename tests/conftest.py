@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import subprocess
@@ -14,9 +14,12 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.errors import ToolchainMissing
 from goescape.engine.toolchain import Toolchain, find_toolchain
-from tests.forge.gitea_server import GiteaServer, ensure_gitea_binary, running_gitea
+from tests.forge.gitea_server import DEFAULT_CACHE, HERE, GiteaServer, ensure_gitea_binary, running_gitea
+from tests.reports import report_json
 
 ROOT = Path(__file__).resolve().parent.parent
+GITEA_BINARY = DEFAULT_CACHE / "gitea"
+BUILD_GITEA = HERE / "build_gitea.sh"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,7 +98,7 @@ def check_json(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tu
     """`goescape check -C REPO --json ARGS`: the exit status, the report ({} when none was printed) and stderr."""
     code = main(["check", "-C", str(repo), "--json", *args])
     out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip().startswith("{") else {}), err
+    return code, (report_json(out) if out.strip().startswith("{") else {}), err
 
 
 def checkout_state(repo: Path) -> tuple[bytes, bytes, bytes, str]:
@@ -120,7 +123,47 @@ def examples_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gitea(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GiteaServer]:
-    """A real Gitea on loopback for the session, built from the Go module proxy (tests/forge/)."""
-    with running_gitea(ensure_gitea_binary(), tmp_path_factory.mktemp("gitea")) as server:
+def gitea(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GiteaServer]:
+    """A real Gitea on loopback for the session, built from the Go module proxy (tests/forge/).
+
+    The README's test command builds it before pytest starts; when it is missing here, the build runs
+    once with its own progress on the terminal (pytest's capture suspended), never silently.
+    """
+    binary = ensure_gitea_binary(build=False) if GITEA_BINARY.exists() else _build_gitea_loudly(request.config)
+    with running_gitea(binary, tmp_path_factory.mktemp("gitea")) as server:
         yield server
+
+
+def _build_gitea_loudly(config: pytest.Config) -> Path:
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\nbuilding the test Gitea once ({BUILD_GITEA} {GITEA_BINARY.parent}, 4-8 min cold) ...", flush=True)
+        subprocess.run(["bash", str(BUILD_GITEA), str(GITEA_BINARY.parent)], check=False)
+    return ensure_gitea_binary(build=False)
+
+
+# Modules whose tests take tens of seconds each or need the test Gitea: `python -m pytest -m "not slow"`
+# leaves them out for daily work (the whole suite, CI's, runs them).
+SLOW_MODULES = frozenset(
+    {
+        "test_golden",  # 229 golden cases, 4 to 8 s each, half of it measuring with their tests
+        "test_campaign",  # many repositories, Dask workers, a Gitea
+        "test_publish",  # pull requests to the test Gitea
+        "test_forges",  # the test Gitea and the forges' contract servers
+        "test_dogfood",  # fix over the whole examples module with measurement
+        "test_cases",  # the shared cases, each measured with its own benchmark
+        "test_guard",  # guards proven by failing on the code before the rewrite
+        "test_measure",  # allocs/op before and after, with the code's tests
+        "test_calibration",  # the codemods' benchmark pairs
+        "test_platforms",  # every GOOS/GOARCH a module has files for
+        "test_signals",  # SIGTERM and SIGINT sent to real fix runs mid-verification
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        in_slow_module = module is not None and module.__name__.rpartition(".")[2] in SLOW_MODULES
+        if in_slow_module or "gitea" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -15,6 +15,7 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, go
+from .reports import report_json
 
 CASES = ROOT / "tests" / "cases"
 
@@ -27,7 +28,7 @@ def _case(name: str, tmp_path: Path) -> Path:
 
 def _fix(capsys: pytest.CaptureFixture[str], module: Path, *flags: str) -> dict[str, Any]:
     assert main(["fix", "--json", "-C", str(module), *flags, "./..."]) == 0
-    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    report: dict[str, Any] = report_json(capsys.readouterr().out)
     return report
 
 
@@ -36,7 +37,7 @@ def _by_function(report: dict[str, Any], codemod: str) -> dict[str, dict[str, An
 
 
 def _no_unknown_types(report: dict[str, Any]) -> None:
-    reasons = [r.get("reason", "") for r in report["results"]]
+    reasons = [r["reason"] or "" for r in report["results"]]
     assert not [r for r in reasons if "not known" in r], reasons
 
 
@@ -59,9 +60,9 @@ def test_builder_takes_a_string_out_of_its_var_group(
 ) -> None:
     module = _case("builder-var-block", tmp_path)
     assert main(["scan", "--json", "-C", str(module), "./..."]) == 0
-    scanned = {e["line"]: e for e in json.loads(capsys.readouterr().out)["escapes"]}
+    scanned = {e["line"]: e for e in report_json(capsys.readouterr().out)["escapes"]}
     # The `+=` line names the codemod where it said "no known rewrite" without a reason.
-    assert (scanned[13]["class"], scanned[13]["detail"]) == ("addressed by codemod", "concat-builder"), scanned[13]
+    assert (scanned[13]["class"], scanned[13]["detail"]) == ("addressed-by-codemod", "concat-builder"), scanned[13]
     plain = _by_function(_fix(capsys, module, "--codemod", "concat-builder"), "concat-builder")["Print"]
     # Proposed and proven up to the measurement: TestPrint's two items make the Builder grow twice
     # as the two += allocated twice (1.5 → 1.5 per run), so the allocs stage may say it saves nothing.

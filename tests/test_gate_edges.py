@@ -19,6 +19,7 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import check_json, commit_all, git, git_repo, write_tree
+from .reports import report_json
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
 
@@ -324,7 +325,7 @@ func Free(n int) string {
     write_tree(tmp_path, {"go.mod": GO_MOD, "edge.go": source})
     args = ["fix", "-C", str(tmp_path), "--codemod", "sprint", "--all-patterns", "--verify", "build", "--json"]
     assert main([*args, "./..."]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = report_json(capsys.readouterr().out)
     by_function = {r["function"]: r for r in report["results"]}
     assert by_function["Free"]["result"] == "verified", by_function["Free"]
     kept = by_function["Kept"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
@@ -17,6 +16,7 @@ from goescape.engine.judge import line_map
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, go, write_tree
+from .reports import report_json
 
 NO_MATCH = "no match"  # a negative case's reason when the codemod proposes nothing at all
 CASES = sorted((ROOT / "golden").glob("*/*.txtar"))
@@ -83,7 +83,7 @@ def test_golden(
         ["fix", "-C", str(tmp_path), "--codemod", codemod, "--write", "--all-patterns", "--json", *flags, "./..."]
     )
     assert status == 0
-    reasons = _reasons(json.loads(capsys.readouterr().out), codemod, tmp_path)
+    reasons = _reasons(report_json(capsys.readouterr().out), codemod, tmp_path)
 
     actual = {name: (tmp_path / name).read_text() for name in inputs}
     changed = {name for name in inputs if actual[name] != inputs[name]}

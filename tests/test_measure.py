@@ -3,7 +3,6 @@ the function spans each rendering is counted in, and what equal counts may and m
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from goescape.engine.tinyalloc import exact_runtime
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, write_tree
+from .reports import report_json
 
 
 def test_the_measuring_runtime_turns_the_tiny_allocator_off_and_builds(toolchain: Toolchain) -> None:
@@ -39,7 +39,7 @@ def test_a_rewrite_measured_alone_counts_each_tiny_allocation_in_its_own_renderi
     archive = txtar.parse((ROOT / "golden" / "sprint" / "sprint-int.txtar").read_text())
     write_tree(tmp_path, {n: d for n, d in archive.files if n in ("go.mod", "input.go", "input_test.go")})
     assert main(["fix", "--json", "-C", str(tmp_path), "--codemod", "sprint", "--all-patterns", "./..."]) == 0
-    results = {r["targets"][0]["expr"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    results = {r["targets"][0]["expr"]: r for r in report_json(capsys.readouterr().out)["results"]}
     for expr in ("count", "done", "name"):
         measured = results[expr]["measurement"]
         assert results[expr]["result"] == "verified" and measured is not None, results[expr]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from goescape.engine.toolchain import Toolchain
 from tests.forge.gitea_server import GiteaServer
 
 from .conftest import checkout_state, commit_all, git, go, write_tree
+from .reports import report_json
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
 
@@ -60,7 +60,7 @@ WORKSPACE = {
 def _fix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
     code = main(["fix", "--json", "--codemod", "sprint", "--all-patterns", *args])
     out = capsys.readouterr().out
-    return code, (json.loads(out) if out.strip() else {})
+    return code, (report_json(out) if out.strip() else {})
 
 
 def test_all_modules_fixes_each_workspace_module_in_its_own_context(

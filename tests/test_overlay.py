@@ -12,6 +12,7 @@ import pytest
 from goescape.engine.cli import main
 
 from .conftest import write_tree
+from .reports import report_json
 
 ON_DISK = {
     "go.mod": "module example.com/ov\n\ngo 1.22\n",
@@ -41,7 +42,7 @@ def _overlay(tmp_path: Path, module: Path) -> Path:
 
 def _fix(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     assert main(["fix", "--json", "--codemod", "errors-sentinel", *argv]) == 0
-    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    report: dict[str, Any] = report_json(capsys.readouterr().out)
     return report
 
 

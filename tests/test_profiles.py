@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import write_tree
+from .reports import report_json
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def profiled(examples_copy: Path, toolchain: Toolchain) -> Path:
 def test_fix_ranks_hot_proposals_first_and_drops_the_cold(profiled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["fix", "--json", "--verify", "build", "--profile", "shop.mem.prof", "-C", str(profiled), "./..."]
     assert main([*argv, "--min-share", "1"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = report_json(capsys.readouterr().out)
     shares = {r["function"]: r["share"] for r in report["results"]}
     hot = max(shares, key=lambda f: shares[f])
     assert hot == "Names" and shares["Names"] > 0.5, shares
@@ -38,14 +38,14 @@ def test_fix_ranks_hot_proposals_first_and_drops_the_cold(profiled: Path, capsys
     assert all(r["result"] != "verified" for r in report["results"] if r["share"] < 0.01)
 
     assert main([*argv, "--min-share", "0"]) == 0
-    everything = json.loads(capsys.readouterr().out)
-    assert not any(r.get("reason", "").startswith("cold: ") for r in everything["results"])
+    everything = report_json(capsys.readouterr().out)
+    assert not any((r["reason"] or "").startswith("cold: ") for r in everything["results"])
 
 
 def test_scan_ranks_escapes_by_their_share(profiled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["scan", "--json", "--profile", "shop.mem.prof", "--min-share", "0.5", "-C", str(profiled), "./..."]
     assert main(argv) == 0
-    escapes = json.loads(capsys.readouterr().out)["escapes"]
+    escapes = report_json(capsys.readouterr().out)["escapes"]
     assert escapes and all(e["share"] >= 0.005 for e in escapes)
     assert [e["share"] for e in escapes] == sorted((e["share"] for e in escapes), reverse=True)
 
@@ -106,7 +106,7 @@ def test_a_cpu_profile_gives_a_method_its_share(
     assert out.returncode == 0, out.stderr
     argv = ["fix", "--json", "--verify", "build", "--codemod", "sprint", "--all-patterns", "--profile", "cpu.prof"]
     assert main([*argv, "-C", str(tmp_path), "./..."]) == 0
-    shares = {r["function"]: r["share"] for r in json.loads(capsys.readouterr().out)["results"]}
+    shares = {r["function"]: r["share"] for r in report_json(capsys.readouterr().out)["results"]}
     # pprof spells it example.com/hot.(*Cache).Key; the cold Plain.Key shares only its method name.
     assert shares["(*Cache).Key"] > 0.5, shares
     assert shares["Plain.Key"] == 0.0, shares

@@ -13,10 +13,13 @@ from goescape.engine.cli import main
 from goescape.engine.codemod import load_codemods
 from goescape.engine.toolchain import Toolchain, go_line_at_least, language_version
 
+from .reports import report_json
+
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type: ignore[type-arg]
     assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+    out = capsys.readouterr().out
+    return report_json(out) if argv[0] in ("scan", "fix", "check") else json.loads(out)  # type: ignore[no-any-return]
 
 
 def test_calibrate_measures_every_pair_and_caches_per_toolchain(

@@ -3,7 +3,6 @@ sentinel at once (tests/cases/sentinel-needs-second-run), and a second `fix` pro
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,13 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, go, write_tree
+from .reports import report_json
 
 
 def _fix(capsys: pytest.CaptureFixture[str], module: Path, *flags: str) -> dict[str, Any]:
     argv = ["fix", "--json", "-C", str(module), "--codemod", "errors-sentinel", *flags, "./..."]
     assert main(argv) == 0
-    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    report: dict[str, Any] = report_json(capsys.readouterr().out)
     return report
 
 

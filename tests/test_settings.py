@@ -15,6 +15,7 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import ROOT, git_repo, go, write_tree
+from .reports import report_json
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
 
@@ -73,7 +74,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 def _json(capsys: pytest.CaptureFixture[str], *args: str, expect: int = 0) -> dict[str, Any]:
     code, out, err = _run(capsys, *args)
     assert code == expect, err
-    report: dict[str, Any] = json.loads(out)
+    report: dict[str, Any] = report_json(out)
     return report
 
 
@@ -264,7 +265,7 @@ def test_scan_writes_sarif_to_a_file_and_json_to_stdout(
     root = _module(tmp_path / "m")
     target = tmp_path / "out" / "escapes.sarif"
     report = _json(capsys, "scan", "-C", str(root), "--format", f"sarif={target}", "--format", "json")
-    assert (report["version"], report["command"]) == (1, "scan")
+    assert (report["schema_version"], report["command"]) == (1, "scan")
     assert _files(report["escapes"]) == ["p/p.go", "skip/s.go"]
     results = _valid(sarif_schema, json.loads(target.read_text()))
     assert [(_uri(r), r["ruleId"], r["level"]) for r in results] == [
@@ -285,7 +286,7 @@ def test_check_writes_sarif_and_json(
     target = tmp_path / "gate.sarif"
     args = ("check", "-C", str(root), "--baseline", str(tmp_path / "empty.json"))
     report = _json(capsys, *args, "--format", f"sarif={target}", "--format", "json", expect=1)
-    assert (report["version"], report["command"], report["failed"]) == (1, "check", True)
+    assert (report["schema_version"], report["command"], report["failed"]) == (1, "check", True)
     results = _valid(sarif_schema, json.loads(target.read_text()))
     assert sorted((_uri(r), r["level"]) for r in results) == [("p/p.go", "error"), ("skip/s.go", "error")]
     fingerprints = {e["file"]: e["fingerprint"] for e in report["new"]}
@@ -302,7 +303,7 @@ def test_json_is_format_json(
     one = _run(capsys, command, "-C", str(root), *extra, "--json")
     other = _run(capsys, command, "-C", str(root), *extra, "--format", "json")
     assert one == other
-    assert json.loads(one[1])["command"] == command
+    assert report_json(one[1])["command"] == command
 
 
 def test_github_prints_workflow_commands(
@@ -354,7 +355,7 @@ def test_fix_sarif_carries_each_verified_rewrite_as_a_fix(
     target = examples_copy / "fixes.sarif"
     args = ("fix", "-C", str(examples_copy), "./...", *FAST, "--codemod", "return-value")
     report = _json(capsys, *args, "--format", f"sarif={target}", "--format", "json")
-    assert (report["version"], report["command"], report["verify"]) == (1, "fix", "build")
+    assert (report["schema_version"], report["command"], report["verify"]) == (1, "fix", "build")
     verified = sorted((r["file"], r["line"]) for r in report["results"] if r["result"] == "verified")
     assert verified == [("cmd/shopd/main.go", 17), ("shop/shop.go", 19)]
     results = _valid(sarif_schema, json.loads(target.read_text()))

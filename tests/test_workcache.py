@@ -17,6 +17,7 @@ from goescape.engine.toolchain import Toolchain
 from goescape.engine.workcache import FORMAT, WorkCache
 
 from .conftest import write_tree
+from .reports import report_json
 
 MODULE = {
     "go.mod": "module example.com/w\n\ngo 1.22\n",
@@ -32,7 +33,7 @@ def _entries(folder: Path) -> dict[Path, int]:
 def _scan(cwd: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> dict[str, object]:
     capsys.readouterr()
     assert main(["scan", "--json", "-C", str(cwd), *flags, "./..."]) == 0
-    report: dict[str, object] = json.loads(capsys.readouterr().out)
+    report: dict[str, object] = report_json(capsys.readouterr().out)
     return report
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build a real Gitea server binary from the Go module proxy, for forge tests.
 #
-#   tests/forge/build_gitea.sh [CACHE_DIR]      (default: ~/.cache/goescape-test/gitea)
+#   tests/forge/build_gitea.sh [CACHE_DIR]      (default: $GOESCAPE_TEST_GITEA_CACHE, else ~/.cache/goescape-test/gitea)
 #
 # Result: CACHE_DIR/gitea-<version> plus a symlink CACHE_DIR/gitea.  Idempotent:
 # if the binary already exists and runs, nothing is rebuilt.
@@ -32,8 +32,21 @@ set -euo pipefail
 
 die() { echo "build_gitea.sh: ERROR: $*" >&2; exit 1; }
 
+# ticking CMD...: run CMD, printing "still running (Ns)" every 30 s so a long step is never silent
+# (on fd 3, the script's own stderr, so that a captured command's output stays clean).
+exec 3>&2
+ticking() {
+    local started=$SECONDS
+    ( while sleep 30; do echo "    ... still running ($(( SECONDS - started ))s)" >&3; done ) &
+    local ticker=$!
+    local rc=0
+    "$@" || rc=$?
+    kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+    return "$rc"
+}
+
 VERSION="${GITEA_VERSION:-v1.26.0}"
-CACHE="${1:-$HOME/.cache/goescape-test/gitea}"
+CACHE="${1:-${GOESCAPE_TEST_GITEA_CACHE:-$HOME/.cache/goescape-test/gitea}}"
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 [ -x "$GO" ] || die "no go toolchain found (set GO=/path/to/go)"
 
@@ -58,7 +71,7 @@ cd "$WORK"
 
 echo "==> go mod download code.gitea.io/gitea@$VERSION"
 t0=$(date +%s)
-json="$("$GO" mod download -json "code.gitea.io/gitea@$VERSION" 2>&1)" \
+json="$(ticking "$GO" mod download -json "code.gitea.io/gitea@$VERSION" 2>&1)" \
     || die "go mod download code.gitea.io/gitea@$VERSION failed:
 $json"
 dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
@@ -88,7 +101,7 @@ TAGS="bindata${SQLITE_TAGS:+ $SQLITE_TAGS}"
 
 echo "==> downloading the dependencies the build needs (go list -deps)"
 t0=$(date +%s)
-"$GO" list -deps -tags "$SQLITE_TAGS" . >/dev/null \
+ticking "$GO" list -deps -tags "$SQLITE_TAGS" . >/dev/null \
     || die "downloading gitea $VERSION's dependencies failed (see above)"
 echo "    took $(( $(date +%s) - t0 ))s"
 
@@ -100,7 +113,7 @@ echo "    took $(( $(date +%s) - t0 ))s"
 
 echo "==> go build -tags '$TAGS' (CGO_ENABLED=$CGO_ENABLED)"
 t0=$(date +%s)
-"$GO" build -trimpath -tags "$TAGS" \
+ticking "$GO" build -trimpath -tags "$TAGS" \
     -ldflags "-s -w -X main.Version=${VERSION#v} -X 'main.Tags=$TAGS'" \
     -o "$WORK/gitea" . || die "go build of gitea $VERSION failed (see above)"
 echo "    took $(( $(date +%s) - t0 ))s"
