@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from goescape.engine.diffs import LineMatcher
 from goescape.engine.facts import Class, Classified, EscapeFact, Kind
 from goescape.engine.formats import KIND_TEXT, Finding, Fix, Level, Replacement, fingerprint, kind_rule
 from goescape.engine.proposals import Proposal
@@ -19,7 +19,7 @@ def _is_continuation(data: bytes, i: int) -> bool:
 
 
 def fix_of(changes: Mapping[Path, tuple[bytes, bytes]], description: str) -> Fix:
-    """A Fix with one replacement per changed stretch of lines in each file (difflib's opcodes),
+    """A Fix with one replacement per changed stretch of lines in each file (diffs.LineMatcher's opcodes),
     each cut down to the bytes between its common prefix and suffix.
 
     An import added at the top and a call changed below are two small replacements, not one that
@@ -33,7 +33,7 @@ def fix_of(changes: Mapping[Path, tuple[bytes, bytes]], description: str) -> Fix
             continue
         a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
         at_a, at_b = _line_offsets(a), _line_offsets(b)
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        for tag, i1, i2, j1, j2 in LineMatcher(a, b).get_opcodes():
             if tag == "equal":
                 continue
             base = at_a[i1]

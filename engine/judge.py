@@ -7,13 +7,13 @@ rewrite is never new, whichever file or wrapper prints it.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from goescape.engine.diffs import LineMatcher
 from goescape.engine.facts import EscapeFact
 from goescape.engine.parsing import FUNCTION_TYPES, SourceFile, enclosing, function_name, node_at, parse_bytes
 from goescape.engine.proposals import Proposal
@@ -45,7 +45,7 @@ def _ident(fact: EscapeFact) -> Ident:
 
 def line_map(old: bytes, new: bytes) -> dict[int, tuple[int, bool]]:
     """New line → (original line, unchanged) for the lines an edit kept or rewrote one for one."""
-    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    matcher = LineMatcher(old.splitlines(), new.splitlines())
     mapping: dict[int, tuple[int, bool]] = {}
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):

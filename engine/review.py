@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import itertools
 import os
@@ -19,7 +18,7 @@ from typing import Any
 import questionary
 
 from goescape.engine.console import Console, Text
-from goescape.engine.diffs import colour, display_path
+from goescape.engine.diffs import LineMatcher, colour, display_path
 from goescape.engine.edits import Edit, overlaps
 from goescape.engine.errors import GoescapeError
 from goescape.engine.proposals import Proposal
@@ -202,7 +201,7 @@ def _hunks(path: Path, old: bytes, new: bytes) -> tuple[Edit, ...]:
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     at_a, at_b = [0, *itertools.accumulate(map(len, a))], [0, *itertools.accumulate(map(len, b))]
     runs: list[list[int]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in LineMatcher(a, b).get_opcodes():
         if tag == "equal":
             continue
         if runs and runs[-1][1] == i1:  # a deletion next to an insertion: one edit, never two at one offset

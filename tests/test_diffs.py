@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from goescape.engine.cli import main
-from goescape.engine.diffs import apply_root, unified_diff
+from goescape.engine.diffs import LineMatcher, apply_root, unified_diff
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import commit_all, git, git_repo
@@ -73,3 +74,35 @@ def test_outside_a_repository_paths_start_at_the_folder_given(tmp_path: Path, mo
     assert diff.startswith("diff --git a/sub/a.go b/sub/a.go\n")
     _apply(diff, mod)
     assert source.read_text() == "package a // edited\n"
+
+
+def test_line_matcher_opcodes_rebuild_the_new_lines_and_match_only_equal_ones() -> None:
+    rng = random.Random(14)
+    for _ in range(2000):
+        alphabet = "abcdefg"[: rng.randint(1, 7)]
+        old = [rng.choice(alphabet) for _ in range(rng.randint(0, 30))]
+        new = list(old)
+        for _ in range(rng.randint(0, 6)):
+            roll = rng.random()
+            if roll < 0.4 and new:
+                del new[rng.randrange(len(new))]
+            elif roll < 0.8:
+                new.insert(rng.randint(0, len(new)), rng.choice(alphabet + "xyz"))
+            elif new:
+                new[rng.randrange(len(new))] = rng.choice("xyz")
+        rebuilt: list[str] = []
+        for tag, i1, i2, j1, j2 in LineMatcher(old, new).get_opcodes():
+            if tag == "equal":
+                assert old[i1:i2] == new[j1:j2], (old, new)
+            rebuilt += new[j1:j2]
+        assert rebuilt == new, (old, new)
+
+
+def test_line_matcher_keeps_every_unchanged_line_of_a_long_repetitive_file() -> None:
+    """Where difflib without autojunk is quadratic (minutes on this file), every line is still paired."""
+    old = []
+    for n in range(1000):
+        old += [f"func f{n}() {{", "\tx := 1", "\tif x > 0 {", "\t\treturn", "\t}", f"\tuse{n}(x)", "}", ""]
+    new = [line + " // changed" if k % 9 == 0 else line for k, line in enumerate(old)]
+    unchanged = sum(i2 - i1 for tag, i1, i2, _, _ in LineMatcher(old, new).get_opcodes() if tag == "equal")
+    assert unchanged == sum(k % 9 != 0 for k in range(len(old)))
