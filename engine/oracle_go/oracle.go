@@ -77,6 +77,9 @@ type oracle struct {
 	parents map[ast.Node]ast.Node
 	decls   map[string]funcDecl
 	indexed int
+	// Every identifier of the last set of units uses searched, by its object's key (see uses).
+	usesSig string
+	usesBy  map[string][]use
 }
 
 // overlay is the go command's -overlay replacements (file → the file to read instead) named in
@@ -876,16 +879,30 @@ func (o *oracle) useOf(n ast.Node, text string) use {
 }
 
 // uses is every identifier in the module's packages (or the loaded ones) that refers to the object.
+// The identifiers are indexed by their object's key once per set of units, not searched per call:
+// a codemod asks for hundreds of objects in one package.
 func (o *oracle) uses(key, file string) (any, error) {
-	out := []use{}
-	for _, u := range o.moduleUnits(file) {
-		for id, obj := range u.info.Uses {
-			if o.key(obj) == key {
-				out = append(out, o.useOf(id, id.Name))
+	units := o.moduleUnits(file)
+	var sig strings.Builder
+	for _, u := range units {
+		fmt.Fprintf(&sig, "%p ", u)
+	}
+	if o.usesBy == nil || o.usesSig != sig.String() {
+		o.usesSig, o.usesBy = sig.String(), map[string][]use{}
+		for _, u := range units {
+			for id, obj := range u.info.Uses {
+				k := o.key(obj)
+				o.usesBy[k] = append(o.usesBy[k], o.useOf(id, id.Name))
 			}
 		}
+		for _, found := range o.usesBy {
+			sortUses(found)
+		}
 	}
-	sortUses(out)
+	out := o.usesBy[key]
+	if out == nil {
+		out = []use{}
+	}
 	return out, nil
 }
 
