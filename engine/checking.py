@@ -10,7 +10,7 @@ from pathlib import Path
 
 from goescape.engine import baselines, directives, formats, gate, json_report, report
 from goescape.engine.cachedir import cache_dir
-from goescape.engine.console import console
+from goescape.engine.console import Progress, console
 from goescape.engine.delivery import emit, top
 from goescape.engine.errors import GoescapeError, PackageLoadError
 from goescape.engine.fixcache import recall
@@ -40,7 +40,9 @@ def run_check(request: CheckRequest) -> int:
             f"{empty} is empty", hint="pass a revision or file; leave the flag out to check directives only"
         )
     tc = toolchain_for(t, cwd)
-    head = load(tc, patterns or ("./...",), cwd, cache=work_cache(t))
+    with Progress() as progress:
+        progress(f"compiling {' '.join(patterns or ('./...',))} with escape diagnostics")
+        head = load(tc, patterns or ("./...",), cwd, cache=work_cache(t))
     escapes = [
         e
         for e in gate.counted(head.facts, head.sources, head.cwd, [p.dir for p in head.packages])
@@ -70,7 +72,9 @@ def run_check(request: CheckRequest) -> int:
                 base_tc, pgo_path = find_toolchain(t.go), pgo_file(tc)
                 base_tc = with_pgo(base_tc, pgo_path) if pgo_path is not None else base_tc
                 try:
-                    old = load(base_tc, old_patterns, base_cwd)
+                    with Progress() as progress:
+                        progress(f"compiling {' '.join(old_patterns)} at {base}")
+                        old = load(base_tc, old_patterns, base_cwd)
                     counts = Counter(
                         e.key
                         for e in gate.counted(old.facts, old.sources, there, [p.dir for p in old.packages])

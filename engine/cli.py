@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from goescape.engine import STOPPED, STOPPED_BY_SIGTERM, __version__, flags, sigterm_as_interrupt, terminated
+from goescape.engine import STOPPED, __version__, flags, sigterm_as_interrupt, stop_status
 from goescape.engine.errors import GoescapeError
 from goescape.engine.request import check_request, fix_request, scan_request
 
@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo(STOPPED, err=True)
-        return STOPPED_BY_SIGTERM if terminated() else 130
+        return stop_status()
     except click.exceptions.ClickException as exc:
         exc.show()
         return 2

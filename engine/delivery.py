@@ -14,7 +14,7 @@ from goescape.engine.benchmarks import Change
 from goescape.engine.cachedir import cache_dir
 from goescape.engine.calibration import Calibration
 from goescape.engine.codemod import Codemod
-from goescape.engine.console import Console, Table, captured, console
+from goescape.engine.console import Console, Progress, Table, captured, console
 from goescape.engine.destinations import Destination
 from goescape.engine.destinations import emit as emit_all
 from goescape.engine.diffs import apply_root, colour, unified_diff, unified_diffs
@@ -106,7 +106,13 @@ def deliver_scan(request: ScanRequest, scans: Sequence[Scan]) -> None:
             if s.module is not None:
                 out.print(f"module {s.module.path} ({s.module.relative(cwd)})", markup=False, highlight=False)
             report.scan_tables(
-                out, s.items, cwd, s.go_version + (f" -pgo={s.pgo}" if s.pgo else ""), s.shares, s.packages
+                out,
+                s.items,
+                cwd,
+                s.go_version + (f" -pgo={s.pgo}" if s.pgo else ""),
+                s.shares,
+                s.packages,
+                left_out=s.left_out,
             )
 
     emit(
@@ -167,7 +173,8 @@ def deliver_fix(request: FixRequest, tc: Toolchain, runs: list[FixRun]) -> int:
     if request.guard and changes:
         from goescape.engine.guard import guards
 
-        with err.status("writing guard tests", spinner="dots"):
+        with Progress() as progress:
+            progress("writing guard tests")
             guarded = guards(session, runs[0].verified(), changes)
         guard_files = dict(guarded.files)
         changes.update({path: (b"", data) for path, data in guard_files.items()})
@@ -192,7 +199,8 @@ def deliver_fix(request: FixRequest, tc: Toolchain, runs: list[FixRun]) -> int:
         err.print(f"overlay: {written} (go build -overlay={written}, goescape --overlay {written})", markup=False)
     benchmarks = []
     if request.bench:
-        with err.status(f"benchmarking {request.bench} ×{request.bench_count} before and after", spinner="dots"):
+        with Progress() as progress:
+            progress(f"benchmarking {request.bench} ×{request.bench_count} before and after")
             benchmarks = bench(session, runs[0].results, request.bench, request.bench_count, changes)
     for run in runs:
         fixcache.remember(cache_dir() / "fixes", run.verified(), run.contents, tc.version)

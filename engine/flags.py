@@ -156,7 +156,11 @@ _FIX_OPTIONS: list[Callable[[F], F]] = [
     ),
     click.option("--force", is_flag=True, help="Replace an existing branch of that name."),
     click.option("--pr", is_flag=True, help="Push the branch and open (or update) a pull request."),
-    click.option("--forge", type=click.Choice(sorted(TOKENS)), help="The forge (default: guessed from the remote)."),
+    click.option(
+        "--forge",
+        type=click.Choice(sorted(TOKENS)),
+        help="The forge (default: from the host of --base-url or the remote, when its name says github, gitlab, gitea, forgejo or codeberg; others need --forge).",
+    ),
     click.option("--base-url", help="The forge's URL, e.g. https://gitlab.example.com (default: from the remote)."),
     click.option("--remote", default="origin", show_default=True, help="The remote to push to."),
     click.option("--base", "base_branch", help="The branch the pull request targets (default: the current one)."),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from goescape.engine.branches import branch_can_be_made, create_branch, go_check
 from goescape.engine.commits import CommitGroup, group_results, guard_commit
-from goescape.engine.console import Console
+from goescape.engine.console import Console, Progress
 from goescape.engine.forges import (
     TOKENS,
     ForgeError,
@@ -55,7 +55,7 @@ def pull_request_target(top: Path, pub: Publication) -> PullRequestTarget:
     url = remote_url(top, pub.remote)
     host, repo = parse_remote(url)
     server = (pub.base_url or host).rstrip("/")
-    kind = pub.forge or known_kind(server)
+    kind = pub.forge or known_kind(server) or known_kind(host)  # a GitHub remote with an Enterprise --base-url
     if kind is None:
         raise ForgeError(
             f"cannot tell which forge {server} (remote {pub.remote}) is", hint="pass --forge github, gitlab or gitea"
@@ -74,7 +74,7 @@ def preflight(request: FixRequest) -> None:
     target = request.target
     folder = target.cwd if target.all_modules else resolve_patterns(target.patterns or ("./...",), target.cwd)[0]
     top = repository_top(folder)
-    branch_can_be_made(top, pub.branch, force=pub.force)
+    branch_can_be_made(top, pub.branch, force=pub.force or pub.dry_run)  # a dry run makes no branch
     if not pub.pr:
         return
     where = pull_request_target(top, pub)
@@ -146,7 +146,8 @@ def publish(
         sys.stdout.write("".join(shown))
         sys.stdout.flush()
         return None
-    with err.status(f"building and testing branch {pub.branch}", spinner="dots"):
+    with Progress() as progress:
+        progress(f"building and testing branch {pub.branch}")
         changed = [here for here, results in runs if any(isinstance(r, Verified) for r in results)]
         checks = [go_check(here.tc, here.cwd, named=len(runs) > 1) for here in changed]
         branch = create_branch(
@@ -171,7 +172,8 @@ def publish(
     forge_client = forge_for(kind, where.server, where.repo, token)  # refuses a missing token before pushing
     push(top, pub.remote, branch.name, url=authenticated(where.url, kind, token))
     spec = Spec(title, body, branch.name, where.base, pub.draft, pub.labels, pub.reviewers)
-    with err.status(f"publishing to {kind}", spinner="dots"):
+    with Progress() as progress:
+        progress(f"publishing to {kind}")
         published = forge_client.publish(spec)
     verb = "opened" if published.created else "updated"
     err.print(f"{verb} pull request #{published.number} {published.url}")

@@ -79,13 +79,22 @@ def elsewhere_line(items: Sequence[Classified]) -> str:
     return f"{len(items)} more escape(s) in code outside this module's files ({', '.join(parts)}): not shown; --json lists them"
 
 
-def clean_line(packages: Sequence[Package]) -> str:
-    """The one line a scan without escapes prints: "no escapes to the heap in 3 packages of example.com/m"."""
+def clean_line(packages: Sequence[Package], elsewhere: int = 0, left_out: int = 0) -> str:
+    """The one line a scan with nothing to show prints: "no escapes to the heap in 3 packages of
+    example.com/m", or what there is instead ("nothing to show in ...: 4 left out by --exclude or
+    --min-share"; "no escapes in the files of ...", when the only ones are elsewhere)."""
     compiled = [p for p in packages if not p.test_only]  # a folder of tests alone compiles nothing
-    if not compiled:
-        return "no escapes to the heap in the packages scanned"
     modules = ", ".join(sorted({p.module_path or "std" for p in compiled}))
-    return f"no escapes to the heap in {len(compiled)} package{'s' if len(compiled) != 1 else ''} of {modules}"
+    where = (
+        f"{len(compiled)} package{'s' if len(compiled) != 1 else ''} of {modules}"
+        if compiled
+        else "the packages scanned"
+    )
+    if left_out:
+        return f"nothing to show in {where}: {left_out} escape(s) left out by --exclude or --min-share"
+    if elsewhere:
+        return f"no escapes to the heap in the files of {where}"
+    return f"no escapes to the heap in {where}"
 
 
 def _advice(item: Classified, cwd: Path) -> str:
@@ -106,14 +115,16 @@ def scan_tables(
     go_version: str,
     shares: dict[int, float] | None = None,
     packages: Sequence[Package] = (),
+    left_out: int = 0,
 ) -> None:
     """One table per package of the escapes in the user's own code (below `module_roots`), the
-    counts per class, and one line for the escapes elsewhere; one line when there are none."""
+    counts per class, and one line for the escapes elsewhere; one line when there are none
+    (`left_out`: how many --exclude or --min-share dropped before)."""
     roots = module_roots(cwd, packages)
     shown = [i for i in items if own(i, roots)]
     elsewhere = [i for i in items if not own(i, roots)]
     if not shown:
-        console.print(clean_line(packages), markup=False, highlight=False)
+        console.print(clean_line(packages, len(elsewhere), left_out), markup=False, highlight=False)
     by_package: dict[str, list[Classified]] = {}
     for item in shown:
         by_package.setdefault(item.fact.package, []).append(item)

@@ -97,6 +97,7 @@ class Scan:
     shares: dict[int, float] | None  # id(item) → share of the profile, with --profile
     pgo: str
     packages: tuple[Package, ...] = ()  # the packages compiled: their modules' folders hold the user's own code
+    left_out: int = 0  # escapes --exclude or --min-share dropped
 
 
 def run_scan(request: ScanRequest, progress: Steps = no_steps) -> list[Scan]:
@@ -111,14 +112,17 @@ def run_scan(request: ScanRequest, progress: Steps = no_steps) -> list[Scan]:
         session = load(tc, wanted, where, include_generated=request.include_generated, cache=work_cache(target))
         progress(_proposing(session))
         proposals = propose(session, select(()), Options(), check_gofmt=False)
-        items = [
-            i for i in classify_session(session, proposals) if not excluded(i.fact.path, session.cwd, target.exclude)
-        ]
+        found = classify_session(session, proposals)
+        items = [i for i in found if not excluded(i.fact.path, session.cwd, target.exclude)]
         shares: dict[int, float] | None = None
         if profile is not None:
             shares = {id(i): profile.line_share(i.fact.path, i.fact.line) for i in items}
             items = [i for i in sorted(items, key=lambda i: -shares[id(i)]) if shares[id(i)] * 100 >= target.min_share]
-        scans.append(Scan(module, tc.version, items, shares, pgo_text(tc, session.cwd), session.packages))
+        scans.append(
+            Scan(
+                module, tc.version, items, shares, pgo_text(tc, session.cwd), session.packages, len(found) - len(items)
+            )
+        )
     return scans
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from goescape.engine.errors import ToolchainMissing
+from goescape.engine.errors import GoescapeError, ToolchainMissing
 
 HOW_TO_GET_GO = (
     "install Go from https://go.dev/dl, put `go` on PATH, pass --go PATH or set GOESCAPE_GO, "
@@ -56,7 +56,9 @@ class Toolchain:
         env = self.environ()
         with contextlib.ExitStack() as stack:
             if not args or args[0] not in ("env", "version"):  # the work cache keys on what `go env` prints
-                work = tempfile.TemporaryDirectory(prefix="goescape-go-", dir=_gotmpdir(self.go, self.env))
+                work = tempfile.TemporaryDirectory(
+                    prefix="goescape-go-", dir=_gotmpdir(self.go, self.env), ignore_cleanup_errors=True
+                )
                 env["GOTMPDIR"] = stack.enter_context(work)
             with subprocess.Popen(
                 command,
@@ -80,9 +82,12 @@ class Toolchain:
 def _gotmpdir(go: Path, env: tuple[tuple[str, str], ...]) -> str | None:
     """The user's GOTMPDIR (environment or `go env -w`), where goescape's work folders for the go
     command go too (a TMPDIR mounted noexec is why one sets it); None: the system's temporary folder."""
-    merged = dict(os.environ) | dict(env)
+    merged = dict(os.environ) | dict(env) | {"GOTOOLCHAIN": "local"}  # never a toolchain download for this
     out = subprocess.run([str(go), "env", "GOTMPDIR"], capture_output=True, text=True, env=merged, check=False)
-    return out.stdout.strip() or None
+    folder = out.stdout.strip()
+    if folder and not os.path.isdir(folder):
+        raise GoescapeError("GOTMPDIR names no folder", path=Path(folder), hint="create it, or unset GOTMPDIR")
+    return folder or None
 
 
 def stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
@@ -92,16 +97,15 @@ def stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
     under TMPDIR, which SIGTERM or SIGKILL would leave behind. What still runs after `grace`
     seconds is killed.
     """
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
+    try:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.communicate(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # a straggler whose parent already exited
+            os.killpg(proc.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=grace)
+    finally:  # a second Ctrl-C during the grace period: kill now, then let it through
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what is left, a straggler whose parent exited too
+        proc.wait()
 
 
 def _probe(go: Path, env: tuple[tuple[str, str], ...] = ()) -> Toolchain | None:

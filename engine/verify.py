@@ -35,7 +35,7 @@ from goescape.engine.packages import Package, dependents_with_tests, importers
 from goescape.engine.parsing import SourceFile, parse_bytes
 from goescape.engine.platforms import other_targets
 from goescape.engine.proposals import Proposal
-from goescape.engine.results import Level, Measurement, Rejected, Stage, Verified, verdict
+from goescape.engine.results import BASELINE_TESTS_FAIL, Level, Measurement, Rejected, Stage, Verified, verdict
 from goescape.engine.toolchain import Toolchain
 
 Files = dict[Path, bytes]
@@ -298,7 +298,7 @@ class Verifier:
             return alive, []
         base = self.baseline_tests_pass(alive)
         if not base.ok:
-            why = "the tests in scope already fail without any rewrite, so --verify test cannot judge it"
+            why = f"{BASELINE_TESTS_FAIL}, so --verify test cannot judge it"
             return [], [Rejected(p, Stage.TEST, why, base.output) for p in alive]
         good, bad = bisect(alive, self.test, known_bad=first_run)
         return good, [Rejected(p, Stage.TEST, "tests fail: " + first(why), why) for p, why in bad]

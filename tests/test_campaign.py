@@ -27,6 +27,7 @@ from goescape.engine.pools import local_pool
 from tests.forge.gitea_server import GiteaServer
 
 from .conftest import git, git_repo
+from .reports import schema_errors
 from .test_modules import WORKSPACE
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
@@ -85,7 +86,12 @@ def _campaign(*args: str) -> int:
 def _ledger(folder: Path) -> dict[str, tuple[str, int, int, str, str]]:
     ledger = Ledger(folder)
     try:
-        return {r.name: (r.status.value, r.verified, r.rejected, r.reason, r.pr_url) for r in ledger.repositories()}
+        repositories = ledger.repositories()
+        for r in repositories:  # the workers' `goescape fix --json` reports, one per stage, as every report
+            for stage, report in (r.report or {}).items():
+                if isinstance(report, dict) and report.get("command") == "fix":
+                    assert not schema_errors(report), (r.name, stage, schema_errors(report))
+        return {r.name: (r.status.value, r.verified, r.rejected, r.reason, r.pr_url) for r in repositories}
     finally:
         ledger.close()
 
