@@ -13,9 +13,10 @@ from goescape.engine.directives import Directive
 from goescape.engine.facts import Class, Classified, EscapeFact
 from goescape.engine.formats import kind_rule
 from goescape.engine.gate import Escape, Verdict
+from goescape.engine.ownership import module_roots, own
 from goescape.engine.packages import Package
 from goescape.engine.proposals import Proposal
-from goescape.engine.report import _proposal_of, _rel, module_roots, own
+from goescape.engine.report import _proposal_of, _rel
 from goescape.engine.results import Measurement, Rejected, Result, Skipped, Verified
 
 # The JSON reports' shape, which engine/schema/report.schema.json describes: a reader checks it before
@@ -65,7 +66,7 @@ def scan_json(
     pgo: str = "",
     packages: Sequence[Package] = (),
 ) -> dict[str, Any]:
-    """Every escape, in the user's own code or not (`in_module`: below `report.module_roots`), and counts per class."""
+    """Every escape, in the user's own code or not (`in_module`: below `ownership.module_roots`), and counts per class."""
     totals = Counter(CLASS_ID[item.cls] for item in items)
     roots = module_roots(cwd, packages)
 

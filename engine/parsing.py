@@ -12,11 +12,12 @@ from pathlib import Path
 import tree_sitter
 import tree_sitter_go
 
+from goescape.engine.generated import is_generated
+
 Node = tree_sitter.Node
 Tree = tree_sitter.Tree
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_go.language())
-_GENERATED = re.compile(rb"// Code generated .* DO NOT EDIT\.")
 FUNCTION_TYPES = ("function_declaration", "method_declaration", "func_literal")
 
 
@@ -92,35 +93,6 @@ class SourceFile:
                 ident = child.named_children[0] if child.named_children else None
                 return self.text(ident) if ident is not None else ""
         return ""
-
-
-def is_generated(data: bytes) -> bool:
-    """Whether a `// Code generated ... DO NOT EDIT.` comment comes before the first non-comment,
-    non-blank text, as go/ast.IsGenerated decides: the header is read line by line up to the
-    package clause, never the whole file."""
-    pos, block = (3 if data.startswith(b"\xef\xbb\xbf") else 0), False
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line, pos = data[pos:end].removesuffix(b"\r"), end + 1
-        if _GENERATED.fullmatch(line):  # the convention's line, even inside a block comment
-            return True
-        i = 0
-        while i < len(line):
-            if block:
-                close = line.find(b"*/", i)
-                block, i = (True, len(line)) if close < 0 else (False, close + 2)
-            elif line[i : i + 1] in (b" ", b"\t", b"\r", b"\f", b"\v"):
-                i += 1
-            elif line.startswith(b"//", i):  # indented or after a /* */ too, as go/ast reads comments
-                if _GENERATED.fullmatch(line[i:]):
-                    return True
-                break
-            elif line.startswith(b"/*", i):
-                block, i = True, i + 2
-            else:
-                return False  # the package clause, or any other text: the header is over
-    return False
 
 
 @cache

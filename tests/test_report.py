@@ -13,9 +13,10 @@ from goescape.engine.cli import main
 from goescape.engine.console import Console
 from goescape.engine.facts import Class, Classified, EscapeFact, Kind
 from goescape.engine.json_report import CLASS_ID, SCHEMA_FILE, SCHEMA_VERSION, result_json
+from goescape.engine.ownership import clean_line, module_roots
 from goescape.engine.packages import Package
 from goescape.engine.proposals import Proposal, Skip
-from goescape.engine.report import clean_line, module_roots, scan_tables
+from goescape.engine.report import scan_tables
 from goescape.engine.results import Rejected, Skipped, Stage, Verified
 
 from .conftest import write_tree

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from goescape.engine.edits import Edit, EditIndex, overlaps
+from goescape.engine.generated import is_generated
 from goescape.engine.overlay import unmap
-from goescape.engine.parsing import function_name, is_generated, parse_bytes, walk
+from goescape.engine.parsing import function_name, parse_bytes, walk
 from goescape.engine.proposals import Proposal
 
 P = Path("x.go")
