@@ -13,6 +13,7 @@ from pathlib import Path
 from goescape.engine.branches import branch_can_be_made, create_branch, go_check
 from goescape.engine.commits import CommitGroup, group_results, guard_commit
 from goescape.engine.console import Console, Progress
+from goescape.engine.diffs import apply_root
 from goescape.engine.forges import (
     TOKENS,
     ForgeError,
@@ -85,9 +86,11 @@ def preflight(request: FixRequest) -> None:
         )
 
 
-def reproduce(argv: Sequence[str]) -> str:
-    """The command that reproduces these rewrites: this one, without where they were sent."""
-    drop = {"--branch", "--commit-per", "--remote", "--base", "--labels", "--reviewers", "--forge", "--base-url"}
+def reproduce(argv: Sequence[str], cwd: Path | None = None) -> str:
+    """The command that reproduces these rewrites: this one, without where they were sent, run from
+    the top of the git repository: `-C` names the folder it ran in (`cwd`, after any -C) relative to
+    that top, as the pull request's and commits' paths are."""
+    drop = {"--branch", "--commit-per", "--remote", "--base", "--labels", "--reviewers", "--forge", "--base-url", "-C"}
     flags = {"--pr", "--force", "--draft", "--dry-run", "--interactive", "-i", "--write"}
     kept, skip = [], False
     for arg in argv:
@@ -95,8 +98,10 @@ def reproduce(argv: Sequence[str]) -> str:
             skip = False
         elif arg in drop:
             skip = True
-        elif arg.split("=", 1)[0] not in drop | flags:
+        elif arg.split("=", 1)[0] not in drop | flags and not (arg.startswith("-C") and len(arg) > 2):
             kept.append(arg)
+    if cwd is not None and (where := os.path.relpath(cwd, apply_root(cwd))) != ".":
+        kept[1:1] = ["-C", where.replace(os.sep, "/")]  # after the command's name
     return "goescape " + shlex.join(kept)
 
 
@@ -134,7 +139,7 @@ def publish(
             groups += group_results(mine, contents, pub.commit_per, session.tc.version, command)
     if guard_files:
         groups.append(guard_commit(guard_files, session.tc.version, command))
-    body = pull_request_body(verified, session.tc.version, go_line, command, top)
+    body = pull_request_body(verified, session.tc.version, go_line, command, apply_root(top))  # paths as the commits'
     title = f"goescape: fewer heap allocations ({len(verified)} rewrites)"
     if pub.dry_run:
         # Plain text, never wrapped: a Markdown table row wrapped at a console's width is broken.

@@ -118,6 +118,13 @@ def fix_tables(
         name = _proposal_of(r).codemod
         counts.setdefault(name, Counter())["proposed"] += 1
         counts[name][type(r).__name__] += 1
+    if not results:
+        n = len(outcome.before)
+        why = (
+            f"no codemod matched any of their {n} escape(s) (goescape scan says why each stays)" if n else "no escapes"
+        )
+        console.print(f"goescape fix · {go_version}: nothing to propose: {why}", markup=False, highlight=False)
+        return
     summary = Table(title=f"goescape fix · {go_version} · --verify {level}", title_justify="left")
     for col in ("codemod", "proposed", "verified", "rejected", "skipped"):
         summary.add_column(col, justify="left" if col == "codemod" else "right")

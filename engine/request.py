@@ -9,6 +9,7 @@ from typing import Any
 
 from goescape.engine.codemod import Options
 from goescape.engine.destinations import Destination, parse_formats
+from goescape.engine.errors import GoescapeError
 from goescape.engine.results import Level
 
 GROUPINGS = ("codemod", "package", "rewrite")  # what --commit-per makes one commit of
@@ -126,6 +127,9 @@ def check_request(flags: Mapping[str, Any]) -> CheckRequest:
 def fix_request(flags: Mapping[str, Any], argv: Sequence[str]) -> FixRequest:
     """The fix request; `argv` (this run's arguments) makes the command a branch's commits reproduce."""
     publication = None
+    if flags["branch_name"] is not None and not flags["branch_name"].strip():
+        # An unset CI variable (--branch "$BRANCH") must not turn a branch run into a printed diff.
+        raise GoescapeError("--branch is empty", hint="pass a branch name, or leave the flag out for a diff")
     if flags["branch_name"] or flags["pr"]:
         from goescape.engine.publishing import reproduce
 
@@ -142,7 +146,7 @@ def fix_request(flags: Mapping[str, Any], argv: Sequence[str]) -> FixRequest:
             labels=tuple(x for x in flags["labels"].split(",") if x),
             reviewers=tuple(x for x in flags["reviewers"].split(",") if x),
             dry_run=flags["dry_run"],
-            command=reproduce(argv),
+            command=reproduce(argv, target(flags).cwd),
         )
     extra = {"allow_overcap": "true"} if flags["allow_overcap"] else {}
     overlay_dir = flags["write_overlay_dir"]

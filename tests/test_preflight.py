@@ -13,6 +13,7 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.console import PIPED_WIDTH
 from goescape.engine.forges import MARKER
+from goescape.engine.publishing import reproduce
 from goescape.engine.toolchain import Toolchain
 
 from .conftest import checkout_state, commit_all, git
@@ -131,3 +132,25 @@ def test_pr_dry_run_shows_where_it_would_go_and_the_body_unwrapped(
     assert rows and all(row.startswith("| `") and row.endswith(" |") and row.count(" | ") == 5 for row in rows), rows
     assert max(map(len, rows)) > PIPED_WIDTH, "a row longer than a piped console is printed whole"
     assert git("branch", "--list", cwd=repo).split() == ["*", "main"]
+
+
+def test_an_empty_branch_name_is_an_error_not_a_printed_diff(
+    repo: Path, go_calls: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fix", "-C", str(repo), "./...", "--branch", "", *FAST]) == 2
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and err.strip() == "goescape: --branch is empty (pass a branch name, or leave the flag out for a diff)"
+    )
+    assert not go_calls.exists()
+
+
+def test_the_reproducing_command_names_the_module_folder_from_the_repository_top(tmp_path: Path) -> None:
+    top = tmp_path / "repo"
+    (top / "svc" / "api").mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=top)
+    argv = ["fix", "-C", "svc", "./...", "--pr", "--labels", "perf", "--write"]
+    assert reproduce(argv, top / "svc") == "goescape fix -C svc ./..."
+    assert reproduce(["fix", "./..."], top / "svc" / "api") == "goescape fix -C svc/api ./..."
+    assert reproduce(["fix", "./..."], top) == "goescape fix ./..."

@@ -107,6 +107,13 @@ def test_a_clean_module_says_so_in_one_line(tmp_path: Path, capsys: pytest.Captu
     )
     report = report_json(_out(capsys, "scan", "--json", "-C", str(tmp_path), "./..."))
     assert report["escapes"] == [] and report["totals"]["total"] == 0
+    assert _out(capsys, "scan", "-C", str(tmp_path), "./...", "--exclude", "b/**") == (
+        "no escapes to the heap in 2 packages of example.com/clean\n"
+    ), "nothing was left out: still clean"
+    assert main(["fix", "-C", str(tmp_path), "./...", "--verify", "build", "--no-measure"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines()[-1].endswith(": nothing to propose: no escapes"), err
+    assert "┃" not in err, "no empty table"
 
 
 def test_a_duplicate_names_what_it_repeats_relative_to_cwd(tmp_path: Path) -> None:
