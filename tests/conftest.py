@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -48,6 +49,15 @@ def toolchain() -> Toolchain:
         if os.environ.get("CI"):
             pytest.fail(f"Go is required in CI: {exc.line()}")
         pytest.skip(f"no Go toolchain: {exc.line()}")
+
+
+PROGRESS_LINE = re.compile(r"goescape \[\d+(?:s|m\d\ds|h\d\dm)\] ")
+
+
+def without_progress(stderr: str) -> str:
+    """stderr without the progress lines a run longer than 2 s prints (engine/console.py's Progress):
+    on a cold or busy machine they come before an error line, which stays the one line that matters."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not PROGRESS_LINE.match(line))
 
 
 def go(tc: Toolchain, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,8 @@ import pytest
 
 from goescape.engine.toolchain import Toolchain
 
+from .conftest import without_progress
+
 BROKEN_PAIR = """This pair's after.go does not compile: calibration must say so in one line.
 -- go.mod --
 module calibrate
@@ -72,7 +74,7 @@ def test_a_calibration_pair_that_does_not_build_is_one_line_and_exit_2(tmp_path:
         check=False,
     )
     assert out.returncode == 2, out.stderr
-    lines = out.stderr.strip().splitlines()
+    lines = without_progress(out.stderr).strip().splitlines()
     assert len(lines) == 1, out.stderr
     line = lines[0]
     assert line.startswith(f"goescape: {tmp_path / 'pairs' / 'broken.txtar'}: "), line

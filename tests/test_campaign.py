@@ -26,7 +26,7 @@ from goescape.engine.ledger import Ledger, Stage, Status
 from goescape.engine.pools import local_pool
 from tests.forge.gitea_server import GiteaServer
 
-from .conftest import git, git_repo
+from .conftest import git, git_repo, without_progress
 from .reports import schema_errors
 from .test_modules import WORKSPACE
 
@@ -182,7 +182,7 @@ def test_scheduler_without_dask_says_what_to_install(tmp_path: Path, local_repos
     argv = ["campaign", "run", str(spec), "--dir", str(tmp_path / "c"), "--scheduler", "tcp://127.0.0.1:1"]
     out = subprocess.run([sys.executable, "-c", hide, *argv], capture_output=True, text=True, check=False)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
+    assert without_progress(out.stderr).strip().splitlines() == [
         "goescape: tcp://127.0.0.1:1: --scheduler needs dask.distributed (pip install 'goescape[distributed]')"
     ], out.stderr
 

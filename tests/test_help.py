@@ -13,7 +13,7 @@ import pytest
 from goescape.engine.cli import cli, main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import write_tree
+from .conftest import without_progress, write_tree
 
 GO_MOD = "module example.com/t\n\ngo 1.22\n"
 
@@ -87,7 +87,7 @@ def test_top_level_help_has_an_example_of_each_command(capsys: pytest.CaptureFix
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
+    err = without_progress(capsys.readouterr().err).strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("goescape: ")
     return err[0]

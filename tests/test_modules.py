@@ -12,7 +12,7 @@ from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 from tests.forge.gitea_server import GiteaServer
 
-from .conftest import checkout_state, commit_all, git, go, write_tree
+from .conftest import checkout_state, commit_all, git, go, without_progress, write_tree
 from .reports import report_json
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
@@ -128,7 +128,7 @@ def test_all_modules_refuses_patterns_and_what_it_cannot_do_yet(
     assert main(["scan", "-C", str(tmp_path), "--all-modules", "./a/..."]) == 2
     assert "takes no patterns" in capsys.readouterr().err
     assert main(["fix", "-C", str(tmp_path), "--all-modules", "--guard"]) == 2
-    err = capsys.readouterr().err
+    err = without_progress(capsys.readouterr().err)
     assert "--guard does not work with --all-modules yet" in err and err.count("\n") == 1
     assert main(["scan", "-C", str(tmp_path / "a" / "missing"), "--all-modules"]) == 2
 

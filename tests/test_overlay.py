@@ -11,7 +11,7 @@ import pytest
 
 from goescape.engine.cli import main
 
-from .conftest import write_tree
+from .conftest import without_progress, write_tree
 from .reports import report_json
 
 ON_DISK = {
@@ -79,5 +79,5 @@ def test_a_bad_overlay_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytes
     bad = tmp_path / "bad.json"
     bad.write_text('{"Replace": ["not", "a", "map"]}')
     assert main(["scan", "-C", str(module), "--overlay", str(bad), "./..."]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = without_progress(capsys.readouterr().err).strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0] and "not a go overlay file" in err[0], err

@@ -16,7 +16,7 @@ from goescape.engine.forges import MARKER
 from goescape.engine.publishing import reproduce
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import checkout_state, commit_all, git
+from .conftest import checkout_state, commit_all, git, without_progress
 
 FAST = ["--verify", "build", "--no-measure", "--codemod", "return-value"]
 TOKENS = ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
@@ -58,7 +58,7 @@ def _refused_before_any_go(argv: list[str], repo: Path, go_calls: Path, capsys: 
     branches, state = git("branch", "--list", cwd=repo), checkout_state(repo)
     worktrees = git("worktree", "list", cwd=repo)
     assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = without_progress(capsys.readouterr().err).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("goescape: "), lines
     assert not go_calls.exists(), go_calls.read_text()
     assert git("branch", "--list", cwd=repo) == branches

@@ -10,7 +10,7 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import write_tree
+from .conftest import without_progress, write_tree
 from .reports import report_json
 
 
@@ -53,7 +53,7 @@ def test_scan_ranks_escapes_by_their_share(profiled: Path, capsys: pytest.Captur
 def test_a_file_that_is_not_a_profile_is_one_error(examples_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bogus = examples_copy / "go.mod"
     assert main(["scan", "--profile", str(bogus), "-C", str(examples_copy), "./..."]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = without_progress(capsys.readouterr().err).strip().splitlines()
     assert len(err) == 1 and "not a heap or CPU profile" in err[0] and "go.mod" in err[0]
 
 

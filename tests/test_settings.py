@@ -14,7 +14,7 @@ import pytest
 from goescape.engine.cli import main
 from goescape.engine.toolchain import Toolchain
 
-from .conftest import ROOT, git_repo, go, write_tree
+from .conftest import ROOT, git_repo, go, without_progress, write_tree
 from .reports import report_json
 
 pytestmark = pytest.mark.usefixtures("quiet_git")
@@ -68,7 +68,7 @@ def _module(root: Path, toml: str | None = None) -> Path:
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
-    return code, out, err
+    return code, out, without_progress(err)
 
 
 def _json(capsys: pytest.CaptureFixture[str], *args: str, expect: int = 0) -> dict[str, Any]:
