@@ -87,15 +87,14 @@ class Progress:
 
     On a terminal: one line with a spinner, the step, a bar and "done/total" when counted, and the
     time the step has taken; it is gone when the work ends. Piped (a CI log): plain lines, never
-    an ANSI escape or a carriage return. Quick work prints none, so an early error stays one
-    line: lines begin once the work has lasted `quiet` seconds, then one per step
-    ("goescape [14s] testing 12 of 14 proposals", the run's time so far) and, while a step lasts, its
+    an ANSI escape or a carriage return: one per step as it begins (after `quiet` seconds of the
+    run, 0 unless asked) ("goescape [14s] testing 12 of 14 proposals", the run's time so far) and, while a step lasts, its
     state again at least every `every` seconds ("goescape [1m34s] measuring allocations with the tests
     of 7 packages: 3 of 7 (1m20s)", the step's own time last). A progress line never begins with
     "goescape: ", which an error line does.
     """
 
-    def __init__(self, *, every: float = 10.0, quiet: float = 2.0) -> None:
+    def __init__(self, *, every: float = 10.0, quiet: float = 0.0) -> None:
         self.every, self.quiet = every, quiet
         self._tty = sys.stderr.isatty()
         self._lock = threading.Lock()

@@ -105,10 +105,11 @@ def git_repo(root: Path, *commits: dict[str, str]) -> Path:
 
 
 def check_json(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object], str]:
-    """`goescape check -C REPO --json ARGS`: the exit status, the report ({} when none was printed) and stderr."""
+    """`goescape check -C REPO --json ARGS`: the exit status, the report ({} when none was printed) and
+    stderr without its progress lines."""
     code = main(["check", "-C", str(repo), "--json", *args])
     out, err = capsys.readouterr()
-    return code, (report_json(out) if out.strip().startswith("{") else {}), err
+    return code, (report_json(out) if out.strip().startswith("{") else {}), without_progress(err)
 
 
 def checkout_state(repo: Path) -> tuple[bytes, bytes, bytes, str]:
