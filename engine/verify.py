@@ -157,7 +157,7 @@ class Verifier:
     def scope_escapes(self, proposals: Sequence[Proposal]) -> list[EscapeFact]:
         """Every scanned package's escapes with the proposals applied (callers that inline the
         changed code lose escapes too, and a report's before → after counts those)."""
-        return self.build(proposals, sorted(self.packages)).facts
+        return list(self.build(proposals, sorted(self.packages)).facts)  # a copy: the build is cached
 
     def _vet_like(self, verb: list[str], proposals: Sequence[Proposal], env: dict[str, str]) -> Outcome:
         """A vet or build that passes when it reports nothing the unchanged code does not report too."""
