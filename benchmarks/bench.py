@@ -54,11 +54,15 @@ def command_line(doc: str) -> tuple[int, str, str]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--goescape", help="the goescape to time (default: this environment's)")
     args = parser.parse_args()
+    return (args.repeat, *tools(parser, args.goescape))
+
+
+def tools(parser: argparse.ArgumentParser, goescape: str | None) -> tuple[str, str]:
+    """The go on PATH and the goescape to time (`goescape`, else this environment's); exits 2 without go."""
     go = shutil.which("go")
     if go is None:
         parser.exit(2, f"{parser.prog}: no go on PATH\n")
-    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
-    return args.repeat, go, goescape
+    return go, goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
 
 
 def main() -> int:

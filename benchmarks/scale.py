@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import tools  # benchmarks/bench.py: this script's folder is first on sys.path
 
 GO_MOD = "module example.com/scale\n\ngo 1.22\n"
 
@@ -219,10 +219,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed (900)")
     parser.add_argument("--goescape", help="the goescape to time (default: this environment's)")
     args = parser.parse_args()
-    go = shutil.which("go")
-    if go is None:
-        parser.exit(2, f"{parser.prog}: no go on PATH\n")
-    goescape = args.goescape or shutil.which("goescape") or str(Path(sys.executable).parent / "goescape")
+    go, goescape = tools(parser, args.goescape)
     commands = {c.strip() for c in args.commands.split(",") if c.strip()}
     print(f"{'target':<18} {'command':<46} {'seconds':>8} {'to go':>8}  found")
     with tempfile.TemporaryDirectory(prefix="goescape-scale-") as tmp:
