@@ -11,14 +11,7 @@ from types import FrameType
 __version__ = "0.1.0"
 
 STOPPED = "goescape: stopped; no file was changed"
-STOPPED_BY_SIGTERM = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended; Ctrl-C is 130
-
 _terminated = [0]  # the signal (SIGTERM or SIGHUP) that turned into the interrupt being handled; 0: Ctrl-C
-
-
-def terminated() -> bool:
-    """Whether the interrupt being handled came from SIGTERM (or SIGHUP) rather than Ctrl-C."""
-    return bool(_terminated[0])
 
 
 def stop_status() -> int:
@@ -43,7 +36,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops goescape as Ctrl-C does: a KeyboardInterrupt, so every `finally` and context
     manager runs (temporary overlays, calibration folders, the go commands' process groups) and
     an interrupt held back while files are written is held back for SIGTERM too. The exit status
-    is then STOPPED_BY_SIGTERM (143) instead of 130. SIGHUP (a closed terminal: the go commands run
+    is then 143 (stop_status) instead of 130. SIGHUP (a closed terminal: the go commands run
     in their own process groups and would not hear it) does the same, exit 129. Outside the main
     thread nothing changes."""
     _terminated[0] = 0
