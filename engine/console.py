@@ -87,15 +87,15 @@ class Progress:
 
     On a terminal: one line with a spinner, the step, a bar and "done/total" when counted, and the
     time the step has taken; it is gone when the work ends. Piped (a CI log): plain lines, never
-    an ANSI escape or a carriage return: one per step as it begins (after `quiet` seconds of the
-    run, 0 unless asked) ("goescape [14s] testing 12 of 14 proposals", the run's time so far) and, while a step lasts, its
+    an ANSI escape or a carriage return: one per step as it begins ("goescape [14s] testing 12 of
+    14 proposals", the run's time so far) and, while a step lasts, its
     state again at least every `every` seconds ("goescape [1m34s] measuring allocations with the tests
     of 7 packages: 3 of 7 (1m20s)", the step's own time last). A progress line never begins with
     "goescape: ", which an error line does.
     """
 
-    def __init__(self, *, every: float = 10.0, quiet: float = 0.0) -> None:
-        self.every, self.quiet = every, quiet
+    def __init__(self, *, every: float = 10.0) -> None:
+        self.every = every
         self._tty = sys.stderr.isatty()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -107,7 +107,6 @@ class Progress:
         self._done: int | None = None
         self._total: int | None = None
         self._since = self._said = self._began  # when the step began, when a line last went out
-        self._shown = ""  # the step a line last named
 
     def __enter__(self) -> Progress:
         self._began = self._since = self._said = time.monotonic()
@@ -151,7 +150,7 @@ class Progress:
                     if self._task is not None:
                         self._bars.remove_task(self._task)
                     self._task = self._bars.add_task(escape(text), total=total, completed=done or 0)
-            elif not same and self._since - self._began >= self.quiet:
+            elif not same:
                 self._say(with_time=False)
 
     def print(self, text: str) -> None:
@@ -166,12 +165,7 @@ class Progress:
     def _tick(self) -> None:
         while not self._stop.wait(0.25):
             with self._lock:
-                now = time.monotonic()
-                if not self._text or now - self._began < self.quiet:
-                    continue
-                if self._shown != self._text:
-                    self._say(with_time=now - self._since >= 1)
-                elif now - self._said >= self.every:
+                if self._text and time.monotonic() - self._said >= self.every:
                     self._say(with_time=True)
 
     def _say(self, *, with_time: bool) -> None:
@@ -181,7 +175,7 @@ class Progress:
         took = f" ({elapsed(now - self._since)})" if with_time else ""
         sys.stderr.write(f"goescape [{elapsed(now - self._began)}] {self._text}{counted}{took}\n")
         sys.stderr.flush()
-        self._said, self._shown = now, self._text
+        self._said = now
 
 
 class _Counted(ProgressColumn):
