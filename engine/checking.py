@@ -11,7 +11,8 @@ from pathlib import Path
 from goescape.engine import baselines, directives, formats, gate, json_report, report
 from goescape.engine.cachedir import cache_dir
 from goescape.engine.console import Progress, console
-from goescape.engine.delivery import emit, top
+from goescape.engine.delivery import emit
+from goescape.engine.diffs import apply_root
 from goescape.engine.errors import GoescapeError, PackageLoadError
 from goescape.engine.fixcache import recall
 from goescape.engine.globs import excluded
@@ -54,7 +55,7 @@ def run_check(request: CheckRequest) -> int:
         baselines.write_baseline(target, escapes, tc.version, profile_name)
         console(stderr=True).print(f"recorded {len(escapes)} escape(s) in {target}", markup=False)
         return 0
-    counts, against, root = None, "", top(cwd)
+    counts, against, root = None, "", apply_root(cwd)
     if base is not None:
         from goescape.engine.worktrees import base_worktree
 

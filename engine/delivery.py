@@ -19,7 +19,6 @@ from goescape.engine.destinations import Destination
 from goescape.engine.destinations import emit as emit_all
 from goescape.engine.diffs import apply_root, colour, unified_diff, unified_diffs
 from goescape.engine.edits import render_file
-from goescape.engine.errors import GoescapeError
 from goescape.engine.findings import fix_findings, scan_findings
 from goescape.engine.goflags import overlay_files
 from goescape.engine.overlay import write_overlay
@@ -32,16 +31,6 @@ from goescape.engine.settings import Settings
 from goescape.engine.settings import rows as setting_rows
 from goescape.engine.toolchain import Toolchain
 from goescape.engine.writing import write_all
-
-
-def top(cwd: Path) -> Path:
-    """Where reports' paths start: the git work tree's top level, else `cwd`."""
-    from goescape.engine.git import repository_top  # GitPython: only when a report needs it
-
-    try:
-        return repository_top(cwd)
-    except GoescapeError:
-        return cwd
 
 
 def emit(
@@ -68,14 +57,14 @@ def emit(
         if fmt == "sarif":
             log = sarif.sarif(
                 found(),
-                root=top(cwd),
+                root=apply_root(cwd),
                 tool_version=__version__,
                 go_version=go_version,
                 properties={"pgo": profile_name},
             )
             return json.dumps(log, indent=2) + "\n"
         if fmt == "github":
-            return formats.github(found(), top(cwd))
+            return formats.github(found(), apply_root(cwd))
         return text()
 
     emit_all(destinations, render, sys.stdout)
