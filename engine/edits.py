@@ -179,9 +179,10 @@ def gofmt(tc: Toolchain, data: bytes) -> tuple[bytes, str]:
     return out.stdout, ""
 
 
-# Each file's renders by toolchain and proposals, kept while the parsed file lives (a run's session):
-# verification renders every proposal alone, and the report renders each verified one alone again.
-_RENDERS: weakref.WeakKeyDictionary[SourceFile, dict[tuple[Toolchain, tuple[Proposal, ...]], tuple[bytes, str]]] = (
+# Each file's renders by toolchain and set of proposals (edits are applied in position order, so
+# the order proposals come in changes nothing), kept while the parsed file lives (a run's session):
+# verification renders every proposal alone and each batch, and the report each verified one again.
+_RENDERS: weakref.WeakKeyDictionary[SourceFile, dict[tuple[Toolchain, frozenset[Proposal]], tuple[bytes, str]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -193,7 +194,7 @@ def render_file(tc: Toolchain, src: SourceFile, proposals: Sequence[Proposal]) -
     or gofmt rejects it (a bad transform), in which case the bytes must not be used.
     """
     renders = _RENDERS.setdefault(src, {})
-    key = (tc, tuple(proposals))
+    key = (tc, frozenset(proposals))
     if key not in renders:
         renders[key] = _render(tc, src, proposals)
     return renders[key]

@@ -60,7 +60,6 @@ class Verifier:
     progress: Steps = no_steps
     test_flags: tuple[str, ...] = ()  # flags for every `go test` of the code's tests, e.g. ("-short",)
     overlay: Overlay = field(init=False)
-    _rendered: dict[tuple[Path, frozenset[Proposal]], tuple[bytes, str]] = field(default_factory=dict)
     _dependents: dict[frozenset[str], list[str]] = field(default_factory=dict)
     _importers: list[str] | None = None
     _targets: dict[tuple[Path, ...], list[tuple[str, str]]] = field(default_factory=dict)
@@ -84,10 +83,7 @@ class Verifier:
                 by_file.setdefault(path, []).append(p)
         out: Files = {}
         for path, group in by_file.items():
-            key = (path, frozenset(group))
-            if key not in self._rendered:
-                self._rendered[key] = render_file(self.tc, self.sources[path], group)
-            data, error = self._rendered[key]
+            data, error = render_file(self.tc, self.sources[path], group)  # cached per file and set
             if error:
                 return {}, f"{path.name}: {error}"
             out[path] = data
